@@ -1,0 +1,394 @@
+"""ChoiceData: the one validated container of trial-by-trial choice data."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .batch import SequenceBatch
+from .errors import ChoiceDataError
+from .validation import CANONICAL, canonicalize, outcome_columns
+
+
+class ChoiceData:
+    """Trial-by-trial choices of many subjects in a K-option task.
+
+    Build it with :meth:`from_frame` or :func:`choicernn.read_csv`; both validate the input and
+    raise :class:`~choicernn.ChoiceDataError` naming the column, subject and row of any problem.
+
+    A *sequence* is one session of one subject; models reset their state at each sequence start.
+    Missed trials are kept (``choice`` is ``<NA>``) and masked: they neither count in a likelihood
+    nor update a model.
+
+    Attributes
+    ----------
+    n_options : int
+        Number of options K; choices are coded ``0 .. K-1``.
+    subjects : list
+        Subject identifiers in order of first appearance.
+    params : pandas.DataFrame or None
+        Generating parameters (one row per subject) when the data were simulated.
+    covariates : pandas.DataFrame or None
+        Per-subject covariates kept from the input (e.g. diagnosis).
+    """
+
+    def __init__(
+        self,
+        table: pd.DataFrame,
+        n_options: int,
+        *,
+        params: pd.DataFrame | None = None,
+        covariates: pd.DataFrame | None = None,
+    ) -> None:
+        missing = [c for c in CANONICAL if c not in table.columns]
+        if missing:
+            raise ChoiceDataError(
+                f"canonical table lacks columns {missing}; build ChoiceData with "
+                f"ChoiceData.from_frame or choicernn.read_csv."
+            )
+        self._table = table.reset_index(drop=True)
+        self.n_options = int(n_options)
+        self.params = params
+        self.covariates = covariates
+        self._tensor_cache: dict[tuple, SequenceBatch] = {}
+        seq_keys = self._table[["subject", "session"]]
+        seq_change = np.ones(len(seq_keys), dtype=bool)
+        seq_change[1:] = (seq_keys["subject"].to_numpy()[1:] != seq_keys["subject"].to_numpy()[:-1]) | (
+            seq_keys["session"].to_numpy()[1:] != seq_keys["session"].to_numpy()[:-1]
+        )
+        self._seq_of_row = np.cumsum(seq_change) - 1
+        starts = np.flatnonzero(seq_change)
+        self._pos_of_row = np.arange(len(seq_keys)) - starts[self._seq_of_row]
+        self.subjects: list = list(pd.unique(self._table["subject"]))
+        self._sequences = pd.DataFrame(
+            {
+                "subject": self._table["subject"].to_numpy()[starts],
+                "session": self._table["session"].to_numpy()[starts],
+                "n_trials": np.diff(np.append(starts, len(seq_keys))),
+            }
+        )
+        self._sequences["n_choices"] = (
+            self._table["choice"].notna().groupby(self._seq_of_row).sum().to_numpy()
+        )
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        *,
+        subject: str = "subject",
+        choice: str = "choice",
+        reward: str = "reward",
+        n_options: int | None = None,
+        choice_base: int = 0,
+        session: str | None = None,
+        trial: str | None = None,
+        outcomes: Sequence[str] | None = None,
+        option_labels: Sequence[Any] | None = None,
+        missing: Any = None,
+        covariates: Sequence[str] | None = None,
+    ) -> ChoiceData:
+        """Validate a tidy table (one row per trial) and build a ChoiceData.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            One row per trial, rows in trial order within each subject and session.
+        subject, choice, reward : str
+            Names of the subject, choice and reward columns.
+        n_options : int
+            Number of options K (required unless ``option_labels`` is given).
+        choice_base : {0, 1}
+            Whether the choice column codes options from 0 or from 1.
+        session : str, optional
+            Session (or block) column; value learning restarts at each session. One session per
+            subject when omitted.
+        trial : str, optional
+            Trial-number column; must increase within a session. Row order is used when omitted.
+        outcomes : sequence of str, optional
+            One column per option with the payoff that option would have given (full feedback).
+        option_labels : sequence, optional
+            Labels of the options in option order (e.g. ``["R1", "R2"]``) for text choice columns.
+        missing : scalar, optional
+            Code in the choice column that marks a missed trial (besides NaN/empty).
+        covariates : sequence of str, optional
+            Per-subject columns (e.g. a diagnosis) kept in :attr:`covariates`.
+
+        Returns
+        -------
+        ChoiceData
+
+        Raises
+        ------
+        ChoiceDataError
+            Naming the column, subject and row: missing columns, non-integer or out-of-range
+            choices, non-numeric rewards, duplicated or unsorted trial numbers, subjects
+            without any observed choice.
+        """
+        table, k, cov = canonicalize(
+            frame,
+            subject=subject,
+            choice=choice,
+            reward=reward,
+            n_options=n_options,
+            choice_base=choice_base,
+            session=session,
+            trial=trial,
+            outcomes=outcomes,
+            option_labels=option_labels,
+            missing=missing,
+            covariates=covariates,
+        )
+        return cls(table, k, covariates=cov)
+
+    # ------------------------------------------------------------------ shape and views
+    @property
+    def n_subjects(self) -> int:
+        return len(self.subjects)
+
+    @property
+    def n_sequences(self) -> int:
+        """Number of subject-sessions."""
+        return len(self._sequences)
+
+    @property
+    def n_trials(self) -> int:
+        """Number of recorded trials, missed trials included."""
+        return len(self._table)
+
+    @property
+    def n_choices(self) -> int:
+        """Number of observed (not missed) choices."""
+        return int(self._table["choice"].notna().sum())
+
+    @property
+    def has_outcomes(self) -> bool:
+        """Whether the payoff of every option is known on every trial (full feedback)."""
+        return "outcome_0" in self._table.columns
+
+    @property
+    def sequences(self) -> pd.DataFrame:
+        """One row per sequence: subject, session, n_trials, n_choices."""
+        return self._sequences.copy()
+
+    def to_frame(self) -> pd.DataFrame:
+        """The canonical tidy table (a copy): subject, session, trial, choice (0-based), reward."""
+        return self._table.copy()
+
+    def _derive(self, table: pd.DataFrame) -> ChoiceData:
+        subjects = set(table["subject"])
+        params = (
+            None if self.params is None else self.params[self.params["subject"].isin(subjects)]
+        )
+        cov = (
+            None
+            if self.covariates is None
+            else self.covariates[self.covariates["subject"].isin(subjects)]
+        )
+        return ChoiceData(table, self.n_options, params=params, covariates=cov)
+
+    def subset(self, subjects: Iterable) -> ChoiceData:
+        """The data of ``subjects`` only (in this data's order)."""
+        wanted = list(subjects)
+        unknown = [s for s in wanted if s not in set(self.subjects)]
+        if unknown:
+            raise KeyError(f"subjects not in the data: {unknown[:5]}")
+        return self._derive(self._table[self._table["subject"].isin(wanted)])
+
+    def subject(self, subject: Any) -> ChoiceData:
+        """The data of one subject."""
+        return self.subset([subject])
+
+    def iter_subjects(self):
+        """Yield ``(subject, ChoiceData)`` per subject (a view for inspection, not for fitting loops)."""
+        for s in self.subjects:
+            yield s, self.subject(s)
+
+    def select_sessions(self, sessions: Iterable) -> ChoiceData:
+        """The sessions whose label is in ``sessions``, for every subject that has them."""
+        wanted = set(sessions)
+        table = self._table[self._table["session"].isin(wanted)]
+        if table.empty:
+            raise KeyError(f"no session labelled {sorted(wanted, key=str)[:5]} in the data")
+        return self._derive(table)
+
+    def select_trials(self, keep: np.ndarray) -> ChoiceData:
+        """Rows where the boolean array ``keep`` (one entry per canonical row) is true."""
+        keep = np.asarray(keep, dtype=bool)
+        if keep.shape != (self.n_trials,):
+            raise ValueError(f"keep must have shape ({self.n_trials},), got {keep.shape}")
+        return self._derive(self._table[keep])
+
+    def with_params(self, params: pd.DataFrame | None) -> ChoiceData:
+        """A copy carrying ``params`` (one row per subject, with a ``subject`` column)."""
+        return ChoiceData(self._table, self.n_options, params=params, covariates=self.covariates)
+
+    # ------------------------------------------------------------------ splits
+    def split_by_subject(self, test_subjects: Iterable) -> tuple[ChoiceData, ChoiceData]:
+        """``(train, test)`` with ``test_subjects`` held out."""
+        test = set(test_subjects)
+        train_s = [s for s in self.subjects if s not in test]
+        return self.subset(train_s), self.subset([s for s in self.subjects if s in test])
+
+    def split_sessions(self, test_sessions: Iterable) -> tuple[ChoiceData, ChoiceData]:
+        """``(train, test)`` with the sessions labelled ``test_sessions`` held out."""
+        test = self._table["session"].isin(set(test_sessions)).to_numpy()
+        if not test.any() or test.all():
+            raise ValueError("test_sessions must select some but not all sessions")
+        return self.select_trials(~test), self.select_trials(test)
+
+    def trial_blocks(self, n_blocks: int) -> np.ndarray:
+        """Block number (0 .. n_blocks-1) of every canonical row: contiguous equal blocks per sequence."""
+        if n_blocks < 1:
+            raise ValueError(f"n_blocks must be >= 1, got {n_blocks}")
+        lengths = self._sequences["n_trials"].to_numpy()[self._seq_of_row]
+        if (self._sequences["n_trials"] < n_blocks).any():
+            raise ValueError(f"some sequences have fewer than n_blocks={n_blocks} trials")
+        return (self._pos_of_row * n_blocks) // lengths
+
+    def split_trial_blocks(self, n_blocks: int) -> list[ChoiceData]:
+        """Cut every sequence into ``n_blocks`` contiguous blocks; item b holds block b of each.
+
+        Each block keeps its session label and trial numbers and is its own sequence (a model's
+        state restarts at its first trial), so no information flows between blocks.
+        """
+        blocks = self.trial_blocks(n_blocks)
+        return [self.select_trials(blocks == b) for b in range(n_blocks)]
+
+    # ------------------------------------------------------------------ tensors
+    def tensors(
+        self, device: torch.device | str | None = None, dtype: torch.dtype = torch.float64
+    ) -> SequenceBatch:
+        """Padded tensors over sequences; see :class:`SequenceBatch` for shapes."""
+        key = (str(device), dtype)
+        if key not in self._tensor_cache:
+            n_seq = self.n_sequences
+            n_t = int(self._sequences["n_trials"].max())
+            choice = self._table["choice"]
+            observed = choice.notna().to_numpy()
+            choices = np.full((n_seq, n_t), -1, dtype=np.int64)
+            rewards = np.zeros((n_seq, n_t))
+            rows, cols = self._seq_of_row, self._pos_of_row
+            choices[rows[observed], cols[observed]] = choice[observed].to_numpy(dtype=np.int64)
+            rewards[rows[observed], cols[observed]] = self._table["reward"].to_numpy()[observed]
+            outcomes = None
+            if self.has_outcomes:
+                out = np.zeros((n_seq, n_t, self.n_options))
+                values = self._table[outcome_columns(self.n_options)].to_numpy(dtype=float)
+                out[rows, cols] = np.nan_to_num(values)
+                outcomes = torch.as_tensor(out, dtype=dtype, device=device)
+            subj_pos = {s: i for i, s in enumerate(self.subjects)}
+            batch = SequenceBatch(
+                choices=torch.as_tensor(choices, device=device),
+                rewards=torch.as_tensor(rewards, dtype=dtype, device=device),
+                mask=torch.as_tensor(choices >= 0, device=device),
+                lengths=torch.as_tensor(self._sequences["n_trials"].to_numpy(), device=device),
+                subject_index=torch.as_tensor(
+                    self._sequences["subject"].map(subj_pos).to_numpy(dtype=np.int64),
+                    device=device,
+                ),
+                n_options=self.n_options,
+                outcomes=outcomes,
+            )
+            self._tensor_cache[key] = batch
+        return self._tensor_cache[key]
+
+    def trial_values(self, values: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Pick the entries of a padded (n_sequences, n_trials, ...) array that belong to each row.
+
+        Returns an array of shape (n_rows, ...) aligned with :meth:`to_frame`.
+        """
+        if isinstance(values, torch.Tensor):
+            values = values.detach().cpu().numpy()
+        return values[self._seq_of_row, self._pos_of_row]
+
+    # ------------------------------------------------------------------ description
+    def summary(self) -> pd.DataFrame:
+        """Per-subject description: sessions, trials, missed trials, mean reward, stay probability.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``subject, n_sessions, n_trials, n_missed, mean_reward, p_stay`` (p_stay:
+            fraction of observed choices that repeat the previous observed choice in the session).
+        """
+        t = self._table
+        prev = t.groupby(["subject", "session"], sort=False)["choice"].shift(1)
+        stay = (t["choice"] == prev).astype("float").where(t["choice"].notna() & prev.notna())
+        grouped = t.assign(_stay=stay, _missed=t["choice"].isna()).groupby("subject", sort=False)
+        return pd.DataFrame(
+            {
+                "n_sessions": grouped["session"].nunique(),
+                "n_trials": grouped.size(),
+                "n_missed": grouped["_missed"].sum().astype(int),
+                "mean_reward": grouped["reward"].mean(),
+                "p_stay": grouped["_stay"].mean(),
+            }
+        ).reset_index()
+
+    def __repr__(self) -> str:
+        return (
+            f"ChoiceData({self.n_subjects} subjects, {self.n_sequences} sessions, "
+            f"{self.n_trials} trials ({self.n_trials - self.n_choices} missed), "
+            f"n_options={self.n_options}{', full feedback' if self.has_outcomes else ''})"
+        )
+
+    def __len__(self) -> int:
+        return self.n_trials
+
+
+def read_csv(
+    path: str | os.PathLike,
+    *,
+    subject: str = "subject",
+    choice: str = "choice",
+    reward: str = "reward",
+    n_options: int | None = None,
+    choice_base: int = 0,
+    session: str | None = None,
+    trial: str | None = None,
+    outcomes: Sequence[str] | None = None,
+    option_labels: Sequence[Any] | None = None,
+    missing: Any = None,
+    covariates: Sequence[str] | None = None,
+    sep: str | None = None,
+    **read_kwargs: Any,
+) -> ChoiceData:
+    """Read a tidy CSV/TSV file (one row per trial) into a validated :class:`ChoiceData`.
+
+    The separator is detected from the file (comma, tab, semicolon) unless ``sep`` is given;
+    zipped files with one table inside are read directly. Other keyword arguments are passed to
+    :func:`pandas.read_csv`. See :meth:`ChoiceData.from_frame` for the column arguments.
+
+    Examples
+    --------
+    >>> data = cr.read_csv("bandit2arm_exampleData.txt", subject="subjID", choice="choice",
+    ...                    reward="outcome", n_options=2, choice_base=1)  # doctest: +SKIP
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no data file at {path!r}")
+    if sep is None:
+        frame = pd.read_csv(path, sep=None, engine="python", **read_kwargs)
+    else:
+        frame = pd.read_csv(path, sep=sep, **read_kwargs)
+    return ChoiceData.from_frame(
+        frame,
+        subject=subject,
+        choice=choice,
+        reward=reward,
+        n_options=n_options,
+        choice_base=choice_base,
+        session=session,
+        trial=trial,
+        outcomes=outcomes,
+        option_labels=option_labels,
+        missing=missing,
+        covariates=covariates,
+    )

@@ -1,0 +1,134 @@
+"""Batched BFGS: many small independent minimisations (one per subject and restart) at once.
+
+Each problem ``i`` has its own parameters ``x[i]`` (P numbers), its own inverse-Hessian estimate
+and its own backtracking (Armijo) line search; one call of the objective evaluates every active
+problem together. Converged problems leave the working set, so late iterations cost less.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+# objective(x_active, active_index) -> (f, grad): f shape (n_active,), grad shape (n_active, P)
+Objective = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass
+class BatchedResult:
+    """Result of :func:`minimize_batched`; every field has one entry (row) per problem."""
+
+    x: torch.Tensor
+    fun: torch.Tensor
+    grad: torch.Tensor
+    converged: torch.Tensor
+    n_iter: torch.Tensor
+
+
+def minimize_batched(
+    objective: Objective,
+    x0: torch.Tensor,
+    *,
+    max_iter: int = 200,
+    gtol: float = 1e-5,
+    ftol: float = 1e-10,
+    max_step: float = 4.0,
+    x_bound: float = 25.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> BatchedResult:
+    """Minimise ``n_problems`` independent smooth functions with BFGS.
+
+    Parameters
+    ----------
+    objective : callable
+        ``objective(x, index)`` returns the values (shape (n,)) and gradients (shape (n, P)) of
+        problems ``index`` (the active problems, ascending) at ``x`` (shape (n, P)).
+    x0 : torch.Tensor, shape (n_problems, P)
+    max_iter : int
+    gtol : float
+        A problem converges when its largest absolute gradient entry is below ``gtol``.
+    ftol : float
+        ... or when an accepted step lowers its value by less than ``ftol * (1 + |f|)``.
+    max_step : float
+        Largest step (infinity norm) of one iteration in the unconstrained space.
+    x_bound : float
+        Parameters are kept within ``[-x_bound, x_bound]`` (the transforms are flat beyond).
+    progress : callable, optional
+        Called as ``progress(iteration, n_active)``.
+    """
+    n, p = x0.shape
+    dev, dt = x0.device, x0.dtype
+    x = x0.clone()
+    all_idx = torch.arange(n, device=dev)
+    f, g = objective(x, all_idx)
+    f, g = f.detach(), g.detach()
+    eye = torch.eye(p, device=dev, dtype=dt)
+    hinv = eye.repeat(n, 1, 1)
+    first = torch.ones(n, dtype=torch.bool, device=dev)
+    converged = g.abs().amax(1) < gtol
+    n_iter = torch.zeros(n, dtype=torch.long, device=dev)
+    bad = ~torch.isfinite(f) | ~torch.isfinite(g).all(1)
+    if bad.any():
+        raise FloatingPointError(f"objective is not finite at the start for problems {all_idx[bad][:5].tolist()}")
+    for it in range(max_iter):
+        active = all_idx[~converged]
+        if active.numel() == 0:
+            break
+        if progress is not None:
+            progress(it, int(active.numel()))
+        xa, fa, ga, ha = x[active], f[active], g[active], hinv[active]
+        d = -(ha @ ga.unsqueeze(-1)).squeeze(-1)
+        slope = (d * ga).sum(1)
+        not_descent = slope >= 0
+        if not_descent.any():
+            ha[not_descent] = eye
+            d[not_descent] = -ga[not_descent]
+            slope = (d * ga).sum(1)
+        scale = (max_step / d.abs().amax(1).clamp(min=1e-300)).clamp(max=1.0)
+        d = d * scale.unsqueeze(1)
+        slope = slope * scale
+        step = torch.ones(active.numel(), device=dev, dtype=dt)
+        accepted = torch.zeros(active.numel(), dtype=torch.bool, device=dev)
+        f_new, g_new, x_new = fa.clone(), ga.clone(), xa.clone()
+        for _ in range(30):
+            todo = ~accepted
+            candidate = (xa + step.unsqueeze(1) * d).clamp(-x_bound, x_bound)
+            trial_x = torch.where(todo.unsqueeze(1), candidate, x_new)
+            ft, gt = objective(trial_x, active)
+            ft, gt = ft.detach(), gt.detach()
+            ok = todo & torch.isfinite(ft) & torch.isfinite(gt).all(1) & (
+                ft <= fa + 1e-4 * step * slope
+            )
+            f_new[ok], g_new[ok], x_new[ok] = ft[ok], gt[ok], trial_x[ok]
+            accepted |= ok
+            step[todo & ~ok] *= 0.5
+            if accepted.all():
+                break
+        # Problems whose line search failed cannot improve along any descent direction we find.
+        stuck = ~accepted
+        s = x_new - xa
+        y = g_new - ga
+        sy = (s * y).sum(1)
+        upd = accepted & (sy > 1e-12)
+        if upd.any():
+            su, yu, hu = s[upd], y[upd], ha[upd]
+            syu = sy[upd]
+            init = first[active][upd]
+            if init.any():
+                gamma = syu[init] / (yu[init] * yu[init]).sum(1)
+                hu[init] = eye * gamma.view(-1, 1, 1)
+            rho = (1.0 / syu).view(-1, 1, 1)
+            left = eye - rho * su.unsqueeze(2) * yu.unsqueeze(1)
+            hu = left @ hu @ left.transpose(1, 2) + rho * su.unsqueeze(2) * su.unsqueeze(1)
+            ha[upd] = hu
+        first[active[upd]] = False
+        small_change = accepted & ((fa - f_new).abs() <= ftol * (1 + fa.abs()))
+        x[active], f[active], g[active], hinv[active] = x_new, f_new, g_new, ha
+        n_iter[active] += 1
+        done = stuck | small_change | (g_new.abs().amax(1) < gtol)
+        converged[active[done]] = True
+    # "converged" as reported: a small gradient, or a stalled line search at a flat point.
+    flat = g.abs().amax(1) < max(gtol, 1e-3)
+    return BatchedResult(x=x, fun=f, grad=g, converged=converged & flat, n_iter=n_iter)

@@ -1,0 +1,109 @@
+"""Run any model as an agent in a task: simulated studies with known generating parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .data import ChoiceData
+from .data.validation import outcome_columns
+from .models.base import Agent, ChoiceModel
+from .tasks import Task, load_task
+
+
+def _sample(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One draw per row of ``probs`` (n, K) by inverting the cumulative distribution."""
+    cum = np.cumsum(probs, axis=1)
+    u = rng.random(probs.shape[0]) * cum[:, -1]
+    return np.minimum((u[:, None] > cum).sum(axis=1), probs.shape[1] - 1)
+
+
+def simulate(
+    model: ChoiceModel | Agent,
+    task: Task | str,
+    n_subjects: int = 50,
+    n_trials: int | None = None,
+    n_sessions: int | None = None,
+    seed: Any = None,
+    *,
+    params: Any = None,
+) -> ChoiceData:
+    """Simulate ``n_subjects`` subjects of ``model`` playing ``task``.
+
+    Parameters
+    ----------
+    model : ChoiceModel or Agent
+        A model (fitted: agents take the fitted subjects' parameters in turn; unfitted: parameters
+        are drawn from each parameter's default range, or taken from ``params``) or a ready agent.
+    task : Task or str
+        A task or the name/path of one (see :func:`choicernn.load_task`).
+    n_subjects : int
+    n_trials, n_sessions : int, optional
+        Per session and per subject; the task's defaults when omitted.
+    seed : int, numpy SeedSequence or None
+        One seed for everything: the task's schedules and the agents' choices use independent
+        streams spawned from it, so the same seed gives the same schedules for any model.
+    params : dict or pandas.DataFrame, optional
+        Parameter values for all subjects (dict) or per subject (one row each).
+
+    Returns
+    -------
+    ChoiceData
+        Subjects ``0 .. n_subjects-1``; ``params`` holds the generating parameters (with a
+        ``subject`` column) when the model has parameters. Full-feedback tasks also record
+        every option's payoff.
+    """
+    if isinstance(task, str):
+        task = load_task(task)
+    n_trials = n_trials or task.n_trials
+    n_sessions = n_sessions or task.n_sessions
+    if n_subjects < 1:
+        raise ValueError(f"n_subjects must be >= 1, got {n_subjects}")
+    root = np.random.SeedSequence(seed) if not isinstance(seed, np.random.SeedSequence) else seed
+    task_seq, agent_seq, param_seq = root.spawn(3)
+    choice_rng = np.random.default_rng(agent_seq)
+    if isinstance(model, ChoiceModel):
+        agent, table = model.agent(n_subjects, seed=param_seq, params=params, n_options=task.n_options)
+    else:
+        agent, table = model, None
+    if agent.n_options != task.n_options:
+        raise ValueError(f"agent has {agent.n_options} options, task {task.name!r} has {task.n_options}")
+    k = task.n_options
+    shape = (n_sessions, n_subjects, n_trials)
+    choices = np.empty(shape, dtype=np.int64)
+    rewards = np.empty(shape)
+    outcomes = np.empty(shape + (k,))
+    for s, session_seed in enumerate(task_seq.spawn(n_sessions)):
+        env = task.environment(n_subjects, n_trials, seed=session_seed)
+        agent.start_session()
+        for t in range(n_trials):
+            c = _sample(agent.probabilities(), choice_rng)
+            r, o = env.step(c)
+            agent.update(c, r, o)
+            choices[s, :, t], rewards[s, :, t], outcomes[s, :, t] = c, r, o
+    subj, sess, trial = np.meshgrid(np.arange(n_subjects), np.arange(n_sessions), np.arange(n_trials), indexing="ij")
+    frame = pd.DataFrame(
+        {
+            "subject": subj.reshape(-1),
+            "session": sess.reshape(-1),
+            "trial": trial.reshape(-1),
+            "choice": choices.transpose(1, 0, 2).reshape(-1),
+            "reward": rewards.transpose(1, 0, 2).reshape(-1),
+        }
+    )
+    outcome_cols = None
+    if task.feedback == "full":
+        outcome_cols = outcome_columns(k)
+        flat = outcomes.transpose(1, 0, 2, 3).reshape(-1, k)
+        for j, col in enumerate(outcome_cols):
+            frame[col] = flat[:, j]
+    data = ChoiceData.from_frame(
+        frame, n_options=k, session="session", trial="trial", outcomes=outcome_cols
+    )
+    if table is not None:
+        table = table.copy()
+        table.insert(0, "subject", np.arange(n_subjects))
+        data = data.with_params(table)
+    return data

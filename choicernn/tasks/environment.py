@@ -1,0 +1,174 @@
+"""Seeded environments that step agents through a task, many sequences at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .spec import Task
+
+
+def _reflect(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    width = hi - lo
+    y = np.mod(x - lo, 2 * width)
+    return lo + np.where(y > width, 2 * width - y, y)
+
+
+class Environment:
+    """A task running for ``n_sequences`` independent sessions of ``n_trials`` trials.
+
+    Everything random is drawn from ``seed`` when the environment is made, except what depends
+    on the agent's choices (criterion reversals), which uses numbers also drawn up front, so the
+    same seed gives the same schedule whatever the agent does.
+
+    Attributes
+    ----------
+    latent : numpy.ndarray, shape (n_sequences, n_trials, n_options)
+        Reward probability (binary tasks) or mean payoff (restless task) of each option on each
+        trial; for criterion reversals it is filled in as the agent plays.
+    payoffs : numpy.ndarray, shape (n_sequences, n_trials, n_options)
+        What each option pays on each trial (for criterion reversals, filled in as played).
+    """
+
+    def __init__(self, task: Task, n_sequences: int, n_trials: int, seed: Any = None) -> None:
+        if n_sequences < 1 or n_trials < 1:
+            raise ValueError("n_sequences and n_trials must be positive")
+        self.task = task
+        self.n_sequences = int(n_sequences)
+        self.n_trials = int(n_trials)
+        self.t = 0
+        rng = np.random.default_rng(seed)
+        shape = (self.n_sequences, self.n_trials, task.n_options)
+        self._uniform = rng.random(shape)
+        s = task.settings
+        self._adaptive = task.kind == "reversal" and s["schedule"] == "criterion"
+        if task.kind == "restless":
+            self.latent = self._restless_means(rng)
+            noise = rng.standard_normal(shape) * s["noise_sd"]
+            payoffs = self.latent + noise
+            if s["round_payoffs"]:
+                payoffs = np.round(payoffs)
+            self.payoffs = np.clip(payoffs, *s["payoff_bounds"])
+        else:
+            if task.kind == "fixed":
+                self.latent = self._fixed_probs(rng)
+            elif task.kind == "drifting":
+                self.latent = self._drifting_probs(rng)
+            elif not self._adaptive:
+                self.latent = self._fixed_reversal_probs(rng)
+            else:
+                self.latent = np.zeros(shape)
+                self._p = np.tile(np.asarray(s["p_reward"], float), (self.n_sequences, 1))
+                self._streak = np.zeros(self.n_sequences, dtype=int)
+                self._since = np.zeros(self.n_sequences, dtype=int)
+                self._swap_draw = rng.integers(0, task.n_options - 1, size=(self.n_sequences, self.n_trials))
+                self.reversals = np.zeros((self.n_sequences, self.n_trials), dtype=bool)
+            if not self._adaptive:
+                self.payoffs = (self._uniform < self.latent).astype(float)
+            else:
+                self.payoffs = np.zeros(shape)
+
+    # -------------------------------------------------------------- schedules
+    def _fixed_probs(self, rng: np.random.Generator) -> np.ndarray:
+        p = np.asarray(self.task.settings["p_reward"], float)
+        probs = np.tile(p, (self.n_sequences, 1))
+        if self.task.settings["shuffle_options"]:
+            probs = np.take_along_axis(probs, rng.permuted(np.tile(np.arange(p.size), (self.n_sequences, 1)), axis=1), 1)
+        return np.repeat(probs[:, None, :], self.n_trials, axis=1)
+
+    def _fixed_reversal_probs(self, rng: np.random.Generator) -> np.ndarray:
+        s, k = self.task.settings, self.task.n_options
+        p = np.asarray(s["p_reward"], float)
+        out = np.empty((self.n_sequences, self.n_trials, k))
+        self.reversals = np.zeros((self.n_sequences, self.n_trials), dtype=bool)
+        for i in range(self.n_sequences):  # a handful of reversals per session; cheap
+            current = p.copy()
+            t = 0
+            while t < self.n_trials:
+                block = s["reversal_every"] + (
+                    int(rng.integers(-s["jitter"], s["jitter"] + 1)) if s["jitter"] else 0
+                )
+                out[i, t : t + block] = current
+                t += block
+                if t < self.n_trials:
+                    self.reversals[i, t] = True
+                    current = self._reverse(current, int(rng.integers(0, k - 1)))
+        return out
+
+    @staticmethod
+    def _reverse(p: np.ndarray, draw: int) -> np.ndarray:
+        """Swap the best option's probability with that of another option (``draw``-th other)."""
+        best = int(np.argmax(p))
+        others = [j for j in range(p.size) if j != best]
+        new = others[draw % len(others)]
+        q = p.copy()
+        q[best], q[new] = p[new], p[best]
+        return q
+
+    def _drifting_probs(self, rng: np.random.Generator) -> np.ndarray:
+        s, k = self.task.settings, self.task.n_options
+        lo, hi = s["bounds"]
+        if s["initial"] == "uniform":
+            start = rng.uniform(lo, hi, size=(self.n_sequences, k))
+        else:
+            start = np.tile(np.asarray(s["initial"], float), (self.n_sequences, 1))
+        steps = rng.standard_normal((self.n_sequences, self.n_trials - 1, k)) * s["step_sd"]
+        out = np.empty((self.n_sequences, self.n_trials, k))
+        out[:, 0] = start
+        for t in range(1, self.n_trials):
+            x = out[:, t - 1] + steps[:, t - 1]
+            out[:, t] = _reflect(x, lo, hi) if s["boundary"] == "reflect" else np.clip(x, lo, hi)
+        return out
+
+    def _restless_means(self, rng: np.random.Generator) -> np.ndarray:
+        s, k = self.task.settings, self.task.n_options
+        lo, hi = s["payoff_bounds"]
+        out = np.empty((self.n_sequences, self.n_trials, k))
+        out[:, 0] = np.clip(s["decay_center"] + rng.standard_normal((self.n_sequences, k)) * s["initial_sd"], lo, hi)
+        steps = rng.standard_normal((self.n_sequences, self.n_trials - 1, k)) * s["drift_sd"]
+        for t in range(1, self.n_trials):
+            out[:, t] = s["decay"] * out[:, t - 1] + (1 - s["decay"]) * s["decay_center"] + steps[:, t - 1]
+        return out
+
+    # -------------------------------------------------------------- stepping
+    def step(self, choices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Play trial ``t`` with ``choices`` (shape (n_sequences,), 0-based; -1 for a missed trial).
+
+        Returns
+        -------
+        rewards : numpy.ndarray, shape (n_sequences,)
+            Payoff of the chosen option (0 on a missed trial).
+        outcomes : numpy.ndarray, shape (n_sequences, n_options)
+            Payoff every option gave on this trial.
+        """
+        if self.t >= self.n_trials:
+            raise RuntimeError(f"the environment has run all its {self.n_trials} trials")
+        choices = np.asarray(choices, dtype=int)
+        if choices.shape != (self.n_sequences,):
+            raise ValueError(f"choices must have shape ({self.n_sequences},), got {choices.shape}")
+        if ((choices < -1) | (choices >= self.task.n_options)).any():
+            raise ValueError(f"choices must be in -1..{self.task.n_options - 1}")
+        t = self.t
+        if self._adaptive:
+            self.latent[:, t] = self._p
+            self.payoffs[:, t] = (self._uniform[:, t] < self._p).astype(float)
+        outcomes = self.payoffs[:, t]
+        rewards = np.where(choices >= 0, outcomes[np.arange(self.n_sequences), choices.clip(0)], 0.0)
+        if self._adaptive:
+            self._advance_criterion(choices, t)
+        self.t += 1
+        return rewards, outcomes.copy()
+
+    def _advance_criterion(self, choices: np.ndarray, t: int) -> None:
+        s = self.task.settings
+        best = np.argmax(self._p, axis=1)
+        self._streak = np.where(choices == best, self._streak + 1, 0)
+        self._since += 1
+        flip = (self._streak >= s["criterion"]) & (self._since >= s["min_block"])
+        for i in np.flatnonzero(flip):
+            self._p[i] = self._reverse(self._p[i], int(self._swap_draw[i, t]))
+            if t + 1 < self.n_trials:
+                self.reversals[i, t + 1] = True
+        self._streak[flip] = 0
+        self._since[flip] = 0

@@ -1,0 +1,247 @@
+"""Bandit tasks declared as data: a TOML file per task, validated into a :class:`Task`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+TaskKind = Literal["fixed", "reversal", "drifting", "restless"]
+
+# Per-kind settings: name -> (accepted python types, default, check, description).
+_SETTINGS: dict[str, dict[str, tuple[tuple[type, ...], Any, str]]] = {
+    "fixed": {
+        "p_reward": ((list,), None, "reward probability of each option (K numbers in [0, 1])"),
+        "shuffle_options": ((bool,), False, "assign the probabilities to options at random per session"),
+    },
+    "reversal": {
+        "p_reward": ((list,), None, "reward probability of each option before the first reversal"),
+        "schedule": ((str,), "fixed", "'fixed' (every reversal_every trials) or 'criterion'"),
+        "reversal_every": ((int,), 40, "trials between reversals on the fixed schedule"),
+        "jitter": ((int,), 0, "fixed schedule: each interval varies uniformly by +-jitter trials"),
+        "criterion": ((int,), 8, "criterion schedule: consecutive choices of the best option"),
+        "min_block": ((int,), 10, "criterion schedule: fewest trials between reversals"),
+    },
+    "drifting": {
+        "initial": ((list, str), "uniform", "starting probabilities (K numbers) or 'uniform'"),
+        "step_sd": ((float, int), 0.1, "SD of the Gaussian step of each probability per trial"),
+        "bounds": ((list,), [0.0, 1.0], "lower and upper bound of the probabilities"),
+        "boundary": ((str,), "reflect", "'reflect' or 'clip' at the bounds"),
+    },
+    "restless": {
+        "decay": ((float, int), 0.9836, "decay of the mean payoffs toward decay_center"),
+        "decay_center": ((float, int), 50.0, "value the mean payoffs decay toward"),
+        "drift_sd": ((float, int), 2.8, "SD of the mean payoff's Gaussian step per trial"),
+        "noise_sd": ((float, int), 4.0, "SD of a payoff around its mean"),
+        "initial_sd": ((float, int), 20.0, "SD of the starting means around decay_center"),
+        "payoff_bounds": ((list,), [1.0, 100.0], "payoffs are clipped to these bounds"),
+        "round_payoffs": ((bool,), True, "round payoffs to whole points"),
+    },
+}
+_COMMON = {
+    "name": "task name",
+    "kind": "one of " + ", ".join(_SETTINGS),
+    "n_options": "number of options K (>= 2)",
+    "n_trials": "default trials per session",
+    "n_sessions": "default sessions per subject",
+    "feedback": "'partial' (only the chosen option's payoff is seen) or 'full'",
+    "description": "free text",
+}
+
+
+class TaskSpecError(ValueError):
+    """A task specification with a missing, unknown or invalid field (the message names it)."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """A bandit task: how many options, and how their payoffs are generated.
+
+    Load one with :func:`load_task`. ``settings`` holds the kind-specific fields with defaults
+    filled in. :meth:`environment` makes a seeded environment that steps agents.
+
+    Parameters
+    ----------
+    name : str
+    kind : {"fixed", "reversal", "drifting", "restless"}
+    n_options : int
+    n_trials : int
+        Default number of trials per session.
+    n_sessions : int
+        Default number of sessions per subject.
+    feedback : {"partial", "full"}
+    settings : mapping
+        Kind-specific settings (see ``choicernn.tasks.spec._SETTINGS`` or a shipped TOML file).
+    description : str
+    """
+
+    name: str
+    kind: TaskKind
+    n_options: int
+    n_trials: int = 200
+    n_sessions: int = 1
+    feedback: Literal["partial", "full"] = "partial"
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @property
+    def reward_kind(self) -> Literal["binary", "points"]:
+        """``"binary"`` for 0/1 rewards, ``"points"`` for graded payoffs (restless task)."""
+        return "points" if self.kind == "restless" else "binary"
+
+    def environment(self, n_sequences: int, n_trials: int | None = None, seed: Any = None):
+        """A seeded :class:`~choicernn.tasks.environment.Environment` for ``n_sequences`` sessions."""
+        from .environment import Environment
+
+        return Environment(self, n_sequences, n_trials or self.n_trials, seed)
+
+
+def _fail(source: str, name: str, message: str) -> None:
+    raise TaskSpecError(f"{source}: field {name!r}: {message}")
+
+
+def _validate(task: Task) -> None:
+    source = f"task {task.name!r}"
+    if task.kind not in _SETTINGS:
+        _fail(source, "kind", f"{task.kind!r} is not one of {list(_SETTINGS)}")
+    for name in ("n_options", "n_trials", "n_sessions"):
+        value = getattr(task, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            _fail(source, name, f"must be a positive integer, got {value!r}")
+    if task.n_options < 2:
+        _fail(source, "n_options", f"must be >= 2, got {task.n_options}")
+    if task.feedback not in ("partial", "full"):
+        _fail(source, "feedback", f"must be 'partial' or 'full', got {task.feedback!r}")
+    schema = _SETTINGS[task.kind]
+    settings = dict(task.settings)
+    for name in settings:
+        if name not in schema:
+            _fail(
+                source,
+                name,
+                f"unknown for a {task.kind!r} task; known fields are "
+                f"{sorted(list(_COMMON) + list(schema))}",
+            )
+    for name, (types, default, doc) in schema.items():
+        value = settings.get(name, default)
+        if value is None:
+            _fail(source, name, f"is required for a {task.kind!r} task ({doc})")
+        if isinstance(value, bool) and bool not in types:
+            _fail(source, name, f"expected {doc}, got {value!r}")
+        if not isinstance(value, types):
+            _fail(source, name, f"expected {doc}, got {value!r}")
+        settings[name] = value
+    k = task.n_options
+    if task.kind in ("fixed", "reversal"):
+        p = settings["p_reward"]
+        if len(p) != k or not all(isinstance(x, (int, float)) and 0 <= x <= 1 for x in p):
+            _fail(source, "p_reward", f"must be {k} probabilities in [0, 1], got {p!r}")
+    if task.kind == "reversal":
+        if settings["schedule"] not in ("fixed", "criterion"):
+            _fail(source, "schedule", f"must be 'fixed' or 'criterion', got {settings['schedule']!r}")
+        if settings["reversal_every"] < 1 or settings["criterion"] < 1:
+            _fail(source, "reversal_every", "reversal_every and criterion must be >= 1")
+        if not 0 <= settings["jitter"] < settings["reversal_every"]:
+            _fail(source, "jitter", "must be >= 0 and smaller than reversal_every")
+    if task.kind == "drifting":
+        lo, hi = (settings["bounds"] + [None, None])[:2]
+        if len(settings["bounds"]) != 2 or not (0 <= lo < hi <= 1):
+            _fail(source, "bounds", f"must be [lower, upper] with 0 <= lower < upper <= 1, got "
+                  f"{settings['bounds']!r}")
+        init = settings["initial"]
+        if isinstance(init, str) and init != "uniform":
+            _fail(source, "initial", f"must be 'uniform' or {k} probabilities, got {init!r}")
+        if isinstance(init, list) and (len(init) != k or not all(lo <= x <= hi for x in init)):
+            _fail(source, "initial", f"must be {k} probabilities within bounds, got {init!r}")
+        if settings["boundary"] not in ("reflect", "clip"):
+            _fail(source, "boundary", f"must be 'reflect' or 'clip', got {settings['boundary']!r}")
+        if settings["step_sd"] < 0:
+            _fail(source, "step_sd", "must be >= 0")
+    if task.kind == "restless":
+        if not 0 <= settings["decay"] <= 1:
+            _fail(source, "decay", f"must be in [0, 1], got {settings['decay']!r}")
+        b = settings["payoff_bounds"]
+        if len(b) != 2 or b[0] >= b[1]:
+            _fail(source, "payoff_bounds", f"must be [lower, upper], got {b!r}")
+        for name in ("drift_sd", "noise_sd", "initial_sd"):
+            if settings[name] < 0:
+                _fail(source, name, "must be >= 0")
+    object.__setattr__(task, "settings", settings)
+
+
+def task_from_dict(spec: Mapping[str, Any], source: str = "task") -> Task:
+    """Build a :class:`Task` from a mapping laid out like a task TOML file."""
+    spec = dict(spec)
+    for required in ("name", "kind", "n_options"):
+        if required not in spec:
+            _fail(source, required, f"is required ({_COMMON[required]})")
+    kind = spec["kind"]
+    if kind not in _SETTINGS:
+        _fail(source, "kind", f"{kind!r} is not one of {list(_SETTINGS)}")
+    common = {k: spec.pop(k) for k in list(spec) if k in _COMMON}
+    settings = spec.pop(kind, {}) if isinstance(spec.get(kind), dict) else {}
+    if spec:
+        name = next(iter(spec))
+        _fail(source, name, f"unknown field; known fields are {sorted(_COMMON)} and a [{kind}] table "
+              f"with {sorted(_SETTINGS[kind])}")
+    try:
+        return Task(**common, settings=settings)
+    except TaskSpecError as err:
+        raise TaskSpecError(str(err).replace(f"task {common.get('name')!r}", source, 1)) from None
+
+
+def available_tasks() -> list[str]:
+    """Names of the tasks shipped with choicernn."""
+    root = resources.files("choicernn.task_specs")
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
+
+
+def load_task(name_or_path: str | os.PathLike, **overrides: Any) -> Task:
+    """Load a shipped task by name (e.g. ``"reversal"``) or a task TOML file by path.
+
+    Keyword ``overrides`` replace top-level fields (``n_trials=300``) or, when they name a
+    kind-specific field (``reversal_every=30``), that setting.
+
+    Raises
+    ------
+    TaskSpecError
+        For a file with a missing, unknown or invalid field, naming the field.
+    """
+    text_path = os.fspath(name_or_path)
+    if text_path.endswith(".toml") or os.sep in text_path or Path(text_path).exists():
+        path = Path(text_path)
+        if not path.exists():
+            raise FileNotFoundError(f"no task file at {text_path!r}")
+        raw, source = path.read_text(), str(path)
+    else:
+        names = available_tasks()
+        if text_path not in names:
+            raise KeyError(f"no task named {text_path!r}; shipped tasks are {names}, or pass the "
+                           f"path of a TOML file")
+        raw = resources.files("choicernn.task_specs").joinpath(f"{text_path}.toml").read_text()
+        source = f"task {text_path!r}"
+    try:
+        spec = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as err:
+        raise TaskSpecError(f"{source}: not valid TOML: {err}") from None
+    kind = spec.get("kind")
+    for key, value in overrides.items():
+        if key in _COMMON:
+            spec[key] = value
+        elif kind in _SETTINGS and key in _SETTINGS[kind]:
+            spec.setdefault(kind, {})[key] = value
+        else:
+            _fail(source, key, "cannot be overridden: not a field of this task")
+    return task_from_dict(spec, source)
