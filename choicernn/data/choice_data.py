@@ -58,9 +58,9 @@ class ChoiceData:
         self._tensor_cache: dict[tuple, SequenceBatch] = {}
         seq_keys = self._table[["subject", "session"]]
         seq_change = np.ones(len(seq_keys), dtype=bool)
-        seq_change[1:] = (seq_keys["subject"].to_numpy()[1:] != seq_keys["subject"].to_numpy()[:-1]) | (
-            seq_keys["session"].to_numpy()[1:] != seq_keys["session"].to_numpy()[:-1]
-        )
+        seq_change[1:] = (
+            seq_keys["subject"].to_numpy()[1:] != seq_keys["subject"].to_numpy()[:-1]
+        ) | (seq_keys["session"].to_numpy()[1:] != seq_keys["session"].to_numpy()[:-1])
         self._seq_of_row = np.cumsum(seq_change) - 1
         starts = np.flatnonzero(seq_change)
         self._pos_of_row = np.arange(len(seq_keys)) - starts[self._seq_of_row]
@@ -182,10 +182,10 @@ class ChoiceData:
         return self._table.copy()
 
     def _derive(self, table: pd.DataFrame) -> ChoiceData:
+        if table.empty:
+            raise ValueError("the selection is empty: it keeps no trial of the data.")
         subjects = set(table["subject"])
-        params = (
-            None if self.params is None else self.params[self.params["subject"].isin(subjects)]
-        )
+        params = None if self.params is None else self.params[self.params["subject"].isin(subjects)]
         cov = (
             None
             if self.covariates is None
@@ -196,7 +196,8 @@ class ChoiceData:
     def subset(self, subjects: Iterable) -> ChoiceData:
         """The data of ``subjects`` only (in this data's order)."""
         wanted = list(subjects)
-        unknown = [s for s in wanted if s not in set(self.subjects)]
+        known = set(self.subjects)
+        unknown = [s for s in wanted if s not in known]
         if unknown:
             raise KeyError(f"subjects not in the data: {unknown[:5]}")
         return self._derive(self._table[self._table["subject"].isin(wanted)])
@@ -206,7 +207,7 @@ class ChoiceData:
         return self.subset([subject])
 
     def iter_subjects(self):
-        """Yield ``(subject, ChoiceData)`` per subject (a view for inspection, not for fitting loops)."""
+        """Yield ``(subject, ChoiceData)`` per subject (for inspection, not for fitting loops)."""
         for s in self.subjects:
             yield s, self.subject(s)
 
@@ -231,10 +232,26 @@ class ChoiceData:
 
     # ------------------------------------------------------------------ splits
     def split_by_subject(self, test_subjects: Iterable) -> tuple[ChoiceData, ChoiceData]:
-        """``(train, test)`` with ``test_subjects`` held out."""
-        test = set(test_subjects)
-        train_s = [s for s in self.subjects if s not in test]
-        return self.subset(train_s), self.subset([s for s in self.subjects if s in test])
+        """``(train, test)`` with ``test_subjects`` held out (both in this data's subject order).
+
+        Raises
+        ------
+        KeyError
+            If a test subject is not in the data.
+        ValueError
+            If ``test_subjects`` is empty or holds every subject.
+        """
+        test = list(test_subjects)
+        known = set(self.subjects)
+        unknown = [s for s in test if s not in known]
+        if unknown:
+            raise KeyError(f"subjects not in the data: {unknown[:5]}")
+        test_set = set(test)
+        train_s = [s for s in self.subjects if s not in test_set]
+        test_s = [s for s in self.subjects if s in test_set]
+        if not train_s or not test_s:
+            raise ValueError("test_subjects must hold some but not all subjects")
+        return self.subset(train_s), self.subset(test_s)
 
     def split_sessions(self, test_sessions: Iterable) -> tuple[ChoiceData, ChoiceData]:
         """``(train, test)`` with the sessions labelled ``test_sessions`` held out."""
@@ -244,7 +261,11 @@ class ChoiceData:
         return self.select_trials(~test), self.select_trials(test)
 
     def trial_blocks(self, n_blocks: int) -> np.ndarray:
-        """Block number (0 .. n_blocks-1) of every canonical row: contiguous equal blocks per sequence."""
+        """Block number (0 .. n_blocks-1) of every canonical row.
+
+        Each sequence is cut into ``n_blocks`` contiguous blocks of (nearly) equal length; the
+        result has shape (n_trials,) and is aligned with :meth:`to_frame`.
+        """
         if n_blocks < 1:
             raise ValueError(f"n_blocks must be >= 1, got {n_blocks}")
         lengths = self._sequences["n_trials"].to_numpy()[self._seq_of_row]
@@ -288,8 +309,8 @@ class ChoiceData:
                 choices=torch.as_tensor(choices, device=device),
                 rewards=torch.as_tensor(rewards, dtype=dtype, device=device),
                 mask=torch.as_tensor(choices >= 0, device=device),
-                lengths=torch.as_tensor(self._sequences["n_trials"].to_numpy(), device=device),
-                subject_index=torch.as_tensor(
+                lengths=torch.tensor(self._sequences["n_trials"].to_numpy(), device=device),
+                subject_index=torch.tensor(  # a copy: pandas hands out read-only arrays
                     self._sequences["subject"].map(subj_pos).to_numpy(dtype=np.int64),
                     device=device,
                 ),
@@ -315,19 +336,30 @@ class ChoiceData:
         Returns
         -------
         pandas.DataFrame
-            Columns ``subject, n_sessions, n_trials, n_missed, mean_reward, p_stay`` (p_stay:
-            fraction of observed choices that repeat the previous observed choice in the session).
+            One row per subject (in :attr:`subjects` order), columns ``subject, n_sessions,
+            n_trials, n_missed, mean_reward, p_stay``: ``n_trials`` counts missed trials too;
+            ``mean_reward`` is the mean reward over observed choices; ``p_stay`` is the fraction of
+            observed choices that repeat the previous observed choice in the same session (missed
+            trials are skipped; NaN for a subject with no such pair).
         """
         t = self._table
-        prev = t.groupby(["subject", "session"], sort=False)["choice"].shift(1)
-        stay = (t["choice"] == prev).astype("float").where(t["choice"].notna() & prev.notna())
-        grouped = t.assign(_stay=stay, _missed=t["choice"].isna()).groupby("subject", sort=False)
+        observed = t["choice"].notna().to_numpy(dtype=bool)
+        seq = pd.Series(self._seq_of_row)[observed]
+        choice = t["choice"][observed].astype("float64").to_numpy()
+        prev = pd.Series(choice, index=seq.index).groupby(seq.to_numpy()).shift(1).to_numpy()
+        stay = np.full(len(t), np.nan)
+        stay[observed] = np.where(np.isnan(prev), np.nan, (choice == prev).astype(float))
+        grouped = t.assign(
+            _stay=stay,
+            _missed=~observed,
+            _reward=t["reward"].where(observed),
+        ).groupby("subject", sort=False)
         return pd.DataFrame(
             {
                 "n_sessions": grouped["session"].nunique(),
                 "n_trials": grouped.size(),
                 "n_missed": grouped["_missed"].sum().astype(int),
-                "mean_reward": grouped["reward"].mean(),
+                "mean_reward": grouped["_reward"].mean(),
                 "p_stay": grouped["_stay"].mean(),
             }
         ).reset_index()

@@ -26,11 +26,28 @@ def outcome_columns(n_options: int) -> list[str]:
     return [f"outcome_{k}" for k in range(n_options)]
 
 
+def _show(value: Any) -> str:
+    """``repr`` of a cell value, with numpy scalars shown as plain Python values."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value)
+
+
 def _where(frame: pd.DataFrame, pos: int, subject_col: str | None) -> str:
-    label = frame.index[pos]
+    """Where a problem is: the row position in the input (from 0) and its subject."""
     if subject_col is not None and subject_col in frame.columns:
-        return f"row {label} (subject {frame[subject_col].iloc[pos]!r})"
-    return f"row {label}"
+        return f"row {pos} (subject {_show(frame[subject_col].iloc[pos])})"
+    return f"row {pos}"
+
+
+def _is_code(raw: pd.Series, code: Any) -> np.ndarray:
+    """Cells of ``raw`` equal to ``code``, as a value or as text (``-1`` matches ``"-1"``)."""
+    try:
+        same = (raw == code).fillna(False).to_numpy(dtype=bool)
+    except TypeError:  # incomparable types: compare as text only
+        same = np.zeros(len(raw), dtype=bool)
+    as_text = (raw.astype(str) == str(code)).fillna(False).to_numpy(dtype=bool)
+    return (same | as_text) & raw.notna().to_numpy(dtype=bool)
 
 
 def _require_columns(frame: pd.DataFrame, roles: dict[str, str | None]) -> None:
@@ -44,14 +61,14 @@ def _require_columns(frame: pd.DataFrame, roles: dict[str, str | None]) -> None:
 
 def _numeric(frame: pd.DataFrame, col: str, subject_col: str, role: str) -> np.ndarray:
     values = pd.to_numeric(frame[col], errors="coerce")
-    bad = values.isna() & frame[col].notna()
+    bad = values.isna().to_numpy(dtype=bool) & frame[col].notna().to_numpy(dtype=bool)
     if bad.any():
-        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        pos = int(np.flatnonzero(bad)[0])
         raise ChoiceDataError(
-            f"column {col!r} ({role}): value {frame[col].iloc[pos]!r} at "
+            f"column {col!r} ({role}): value {_show(frame[col].iloc[pos])} at "
             f"{_where(frame, pos, subject_col)} is not a number."
         )
-    return values.to_numpy(dtype=float)
+    return values.to_numpy(dtype=float, na_value=np.nan)
 
 
 def _choice_codes(
@@ -65,9 +82,9 @@ def _choice_codes(
 ) -> np.ndarray:
     """0-based float codes with NaN for missed trials."""
     raw = frame[col]
-    is_missing = raw.isna().to_numpy()
+    is_missing = raw.isna().to_numpy(dtype=bool)
     if missing is not None:
-        is_missing |= (raw == missing).to_numpy() | (raw.astype(str) == str(missing)).to_numpy()
+        is_missing = is_missing | _is_code(raw, missing)
     codes = np.full(len(frame), np.nan)
     if option_labels is not None:
         lookup = {label: k for k, label in enumerate(option_labels)}
@@ -77,26 +94,32 @@ def _choice_codes(
             code = lookup.get(value, lookup.get(str(value)))
             if code is None:
                 raise ChoiceDataError(
-                    f"column {col!r} (choice): value {value!r} at {_where(frame, pos, subject_col)} "
-                    f"is not one of option_labels={list(option_labels)}. Add it to option_labels or "
-                    f"declare it as the missed-trial code with missing=."
+                    f"column {col!r} (choice): value {_show(value)} at "
+                    f"{_where(frame, pos, subject_col)} "
+                    f"is not one of option_labels={list(option_labels)}. Add it to "
+                    f"option_labels or declare it as the missed-trial code with missing=."
                 )
             codes[pos] = code
         return codes
-    numeric = pd.to_numeric(raw.where(~is_missing), errors="coerce").to_numpy(dtype=float)
+    numeric = pd.to_numeric(raw.where(~is_missing), errors="coerce").to_numpy(
+        dtype=float, na_value=np.nan
+    )
     bad = np.isnan(numeric) & ~is_missing
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
         raise ChoiceDataError(
-            f"column {col!r} (choice): value {raw.iloc[pos]!r} at {_where(frame, pos, subject_col)} "
-            f"is not a number. Use option_labels= for text labels, or missing= for a missed-trial code."
+            f"column {col!r} (choice): value {_show(raw.iloc[pos])} at "
+            f"{_where(frame, pos, subject_col)} "
+            f"is not a number. Use option_labels= for text labels, or missing= for a "
+            f"missed-trial code."
         )
     observed = ~is_missing
     frac = observed & (numeric != np.round(numeric))
     if frac.any():
         pos = int(np.flatnonzero(frac)[0])
         raise ChoiceDataError(
-            f"column {col!r} (choice): value {raw.iloc[pos]!r} at {_where(frame, pos, subject_col)} "
+            f"column {col!r} (choice): value {_show(raw.iloc[pos])} at "
+            f"{_where(frame, pos, subject_col)} "
             f"is not an integer option code."
         )
     codes[observed] = numeric[observed] - choice_base
@@ -104,7 +127,8 @@ def _choice_codes(
     if out.any():
         pos = int(np.flatnonzero(out)[0])
         raise ChoiceDataError(
-            f"column {col!r} (choice): value {raw.iloc[pos]!r} at {_where(frame, pos, subject_col)} "
+            f"column {col!r} (choice): value {_show(raw.iloc[pos])} at "
+            f"{_where(frame, pos, subject_col)} "
             f"is out of range: n_options={n_options} with choice_base={choice_base} allows "
             f"{choice_base}..{choice_base + n_options - 1}. Check n_options and choice_base, or "
             f"declare a missed-trial code with missing=."
@@ -136,12 +160,15 @@ def canonicalize(
     if option_labels is not None:
         option_labels = list(option_labels)
         if len(set(map(str, option_labels))) != len(option_labels):
-            raise ChoiceDataError(f"option_labels has duplicates: {option_labels}")
+            raise ChoiceDataError(
+                f"option_labels has duplicates: {option_labels}; give each option one label."
+            )
         if n_options is None:
             n_options = len(option_labels)
         elif n_options != len(option_labels):
             raise ChoiceDataError(
-                f"n_options={n_options} but option_labels has {len(option_labels)} labels"
+                f"n_options={n_options} but option_labels has {len(option_labels)} labels "
+                f"{option_labels}; give one label per option, or leave n_options out."
             )
     if n_options is None:
         raise ChoiceDataError(
@@ -153,7 +180,11 @@ def canonicalize(
         raise ChoiceDataError(f"choice_base must be 0 or 1, got {choice_base!r}")
     n_options = int(n_options)
     roles: dict[str, str | None] = {
-        "subject": subject, "choice": choice, "reward": reward, "session": session, "trial": trial
+        "subject": subject,
+        "choice": choice,
+        "reward": reward,
+        "session": session,
+        "trial": trial,
     }
     _require_columns(frame, roles)
     if outcomes is not None:
@@ -173,11 +204,9 @@ def canonicalize(
     if subj.isna().any():
         pos = int(np.flatnonzero(subj.isna().to_numpy())[0])
         raise ChoiceDataError(
-            f"column {subject!r} (subject): missing subject identifier at row {frame.index[pos]}."
+            f"column {subject!r} (subject): missing subject identifier at row {pos}."
         )
-    codes = _choice_codes(
-        frame, choice, subject, n_options, choice_base, option_labels, missing
-    )
+    codes = _choice_codes(frame, choice, subject, n_options, choice_base, option_labels, missing)
     rewards = _numeric(frame, reward, subject, "reward")
     missing_reward = np.isnan(rewards) & ~np.isnan(codes)
     if missing_reward.any():
@@ -196,9 +225,7 @@ def canonicalize(
         {
             "subject": subj.to_numpy(),
             "session": frame[session].to_numpy() if session is not None else 0,
-            "choice": pd.array(
-                np.where(np.isnan(codes), 0, codes).astype(np.int64), dtype="Int64"
-            ),
+            "choice": pd.array(np.where(np.isnan(codes), 0, codes).astype(np.int64), dtype="Int64"),
             "reward": rewards,
         }
     )
@@ -222,7 +249,7 @@ def canonicalize(
     )
     order = np.lexsort((np.arange(len(out)), first_seen.to_numpy(), sess_key.to_numpy()))
     out = out.iloc[order].reset_index(drop=True)
-    source_rows = frame.index.to_numpy()[order]
+    source_rows = order  # position in the input of each canonical row
 
     if trial is not None:
         trials = _numeric(frame, trial, subject, "trial")[order]
@@ -230,8 +257,9 @@ def canonicalize(
             bad = np.isnan(trials) | (trials != np.round(trials))
             pos = int(np.flatnonzero(bad)[0])
             raise ChoiceDataError(
-                f"column {trial!r} (trial): value {trials[pos]!r} at row {source_rows[pos]} "
-                f"(subject {out['subject'].iloc[pos]!r}) is not an integer trial number."
+                f"column {trial!r} (trial): value {_show(frame[trial].iloc[source_rows[pos]])} "
+                f"at row {source_rows[pos]} (subject {_show(out['subject'].iloc[pos])}) is not "
+                f"an integer trial number."
             )
         out["trial"] = trials.astype(np.int64)
         same = (out["subject"].to_numpy()[1:] == out["subject"].to_numpy()[:-1]) & (
@@ -243,9 +271,9 @@ def canonicalize(
                 pos = int(np.flatnonzero(bad)[0]) + 1
                 raise ChoiceDataError(
                     f"column {trial!r} (trial): {kind} trial number {out['trial'].iloc[pos]} at "
-                    f"row {source_rows[pos]} (subject {out['subject'].iloc[pos]!r}, session "
-                    f"{out['session'].iloc[pos]!r}); trial numbers must increase within a session."
-                    + (" Sort the table by trial first." if kind == "unsorted" else "")
+                    f"row {source_rows[pos]} (subject {_show(out['subject'].iloc[pos])}, session "
+                    f"{_show(out['session'].iloc[pos])}); trial numbers must increase within a "
+                    f"session." + (" Sort the table by trial first." if kind == "unsorted" else "")
                 )
     else:
         out["trial"] = out.groupby(["subject", "session"], sort=False).cumcount().astype(np.int64)
@@ -253,9 +281,11 @@ def canonicalize(
     observed = out["choice"].notna().groupby(out["subject"], sort=False).sum()
     if (observed == 0).any():
         empty = observed.index[observed.to_numpy() == 0][0]
+        rows = np.sort(source_rows[(out["subject"] == empty).to_numpy(dtype=bool)])
         raise ChoiceDataError(
-            f"subject {empty!r} has no trial with a choice (all its trials are missed); remove "
-            f"the subject or check the missed-trial code."
+            f"column {choice!r} (choice): subject {_show(empty)} has no trial with a choice "
+            f"(all its trials, rows {rows[0]}..{rows[-1]}, are missed); remove the subject or "
+            f"check the missed-trial code."
         )
 
     cov_table = None
@@ -267,8 +297,8 @@ def canonicalize(
             if (n_values > 1).any():
                 bad_subject = n_values.index[n_values.to_numpy() > 1][0]
                 raise ChoiceDataError(
-                    f"column {col!r} (covariate): subject {bad_subject!r} has more than one "
-                    f"value; covariates are per subject."
+                    f"column {col!r} (covariate): subject {_show(bad_subject)} has more than "
+                    f"one value; covariates are per subject."
                 )
         cov_table = cov.groupby("subject", sort=False).first().reset_index()
 

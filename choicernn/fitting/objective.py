@@ -8,17 +8,11 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..data import SequenceBatch
+from .likelihood import sequence_nll
 from .parameters import Parameter
 
 if TYPE_CHECKING:
     from ..models.parametric import ParametricModel
-
-
-def sequence_nll(logits: torch.Tensor, prep: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Negative log-likelihood per sequence from time-major logits (n_trials, n_seq, K)."""
-    logp = torch.log_softmax(logits, dim=-1)
-    chosen = logp.gather(-1, prep["choice_index"]).squeeze(-1)
-    return -(chosen * prep["mask"].squeeze(-1)).sum(0)
 
 
 class BatchedObjective:
@@ -65,7 +59,7 @@ class BatchedObjective:
     def nll(self, x_working: torch.Tensor) -> torch.Tensor:
         """Summed NLL of every working-set problem at ``x_working`` (n_working, P)."""
         theta = {k: v[self._local].unsqueeze(-1) for k, v in self.values(x_working).items()}
-        per_seq = sequence_nll(self.model._forward(theta, self._prep), self._prep)
+        per_seq = sequence_nll(self.model._forward(theta, self._prep), self._prep["onehot"], self._prep["mask"])
         out = torch.zeros(x_working.shape[0], dtype=per_seq.dtype, device=per_seq.device)
         return out.index_add(0, self._local, per_seq)
 

@@ -14,14 +14,14 @@ import torch
 
 
 class LinearScan(torch.autograd.Function):
-    """``H[0] = h0``, ``H[t+1] = a[t] * H[t] + b[t]``; returns ``H`` of shape (n_trials, ...)."""
+    """``H[0] = h0``, ``H[t+1] = a[t] * H[t] + b[t]``; ``a, b`` have one step fewer than ``H``."""
 
     @staticmethod
     def forward(ctx, a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
-        n_t = a.shape[0]
-        h = torch.empty_like(a)
+        n_steps = a.shape[0]
+        h = torch.empty((n_steps + 1, *a.shape[1:]), dtype=a.dtype, device=a.device)
         h[0] = h0
-        for t in range(n_t - 1):
+        for t in range(n_steps):
             torch.addcmul(b[t], a[t], h[t], out=h[t + 1])
         ctx.save_for_backward(a, h)
         return h
@@ -29,31 +29,30 @@ class LinearScan(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_h: torch.Tensor):
         a, h = ctx.saved_tensors
-        n_t = a.shape[0]
+        n_steps = a.shape[0]
+        grad_h = grad_h.contiguous()
         lam = torch.empty_like(grad_h)
-        lam[n_t - 1] = grad_h[n_t - 1]
-        for t in range(n_t - 2, -1, -1):
+        lam[n_steps] = grad_h[n_steps]
+        for t in range(n_steps - 1, -1, -1):
             torch.addcmul(grad_h[t], a[t], lam[t + 1], out=lam[t])
-        grad_a = torch.zeros_like(a)
-        grad_b = torch.zeros_like(a)
-        if n_t > 1:
-            torch.mul(lam[1:], h[:-1], out=grad_a[:-1])
-            grad_b[:-1] = lam[1:]
-        return grad_a, grad_b, lam[0]
+        return lam[1:] * h[:-1], lam[1:], lam[0]
 
 
 def linear_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
-    """States before each step of ``h[t+1] = a[t] * h[t] + b[t]``.
+    """States of ``h[t+1] = a[t] * h[t] + b[t]`` starting from ``h0``.
 
     Parameters
     ----------
-    a, b : torch.Tensor, shape (n_trials, ...)
+    a, b : torch.Tensor, shape (n_steps, ...)
+        Broadcastable to each other.
     h0 : torch.Tensor, shape (...)
         Broadcastable to ``a[0]``.
 
     Returns
     -------
-    torch.Tensor, shape (n_trials, ...)
-        ``H[t]`` is the state in force on trial ``t`` (before its update).
+    torch.Tensor, shape (n_steps + 1, ...)
+        ``H[t]`` is the state in force on trial ``t`` (before its update); pass the coefficients
+        of trials ``0 .. n_trials-2`` to get the states of trials ``0 .. n_trials-1``.
     """
-    return LinearScan.apply(a, b, h0.expand_as(a[0]).contiguous())
+    a, b = torch.broadcast_tensors(a, b)
+    return LinearScan.apply(a.contiguous(), b.contiguous(), h0.expand_as(a[0]).contiguous())

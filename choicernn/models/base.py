@@ -71,7 +71,7 @@ class ChoiceModel(ABC):
         """Fit to ``data``; returns ``self``."""
 
     @abstractmethod
-    def logits(self, data: ChoiceData) -> torch.Tensor:
+    def logits(self, data: ChoiceData, **options: Any) -> torch.Tensor:
         """Choice logits, shape (n_sequences, n_trials, n_options), detached, on the CPU."""
 
     @abstractmethod
@@ -84,16 +84,19 @@ class ChoiceModel(ABC):
         if k is not None and k != data.n_options:
             raise ValueError(f"{self.name}: fitted with n_options={k}, data has {data.n_options}")
 
-    def log_likelihood_tensor(self, data: ChoiceData) -> torch.Tensor:
-        """Log-probability of each observed choice, shape (n_sequences, n_trials); 0 where masked."""
+    def log_likelihood_tensor(self, data: ChoiceData, **logit_options: Any) -> torch.Tensor:
+        """Log-probability of each observed choice, shape (n_sequences, n_trials); 0 where masked.
+
+        ``logit_options`` go to :meth:`logits` (e.g. ``params=`` for a parametric model).
+        """
         self._check_options(data)
-        logits = self.logits(data)
+        logits = self.logits(data, **logit_options)
         batch = data.tensors()
         logp = torch.log_softmax(logits.to(torch.float64), dim=-1)
         chosen = logp.gather(-1, batch.choices.clamp(min=0).unsqueeze(-1)).squeeze(-1)
         return torch.where(batch.mask, chosen, torch.zeros_like(chosen))
 
-    def trial_log_likelihood(self, data: ChoiceData) -> pd.DataFrame:
+    def trial_log_likelihood(self, data: ChoiceData, **logit_options: Any) -> pd.DataFrame:
         """Log-likelihood of every observed choice.
 
         Returns
@@ -101,14 +104,14 @@ class ChoiceModel(ABC):
         pandas.DataFrame
             Columns ``subject, session, trial, choice, log_lik``; missed trials are excluded.
         """
-        ll = data.trial_values(self.log_likelihood_tensor(data))
+        ll = data.trial_values(self.log_likelihood_tensor(data, **logit_options))
         table = data.to_frame()
         observed = table["choice"].notna().to_numpy()
         out = table.loc[observed, ["subject", "session", "trial", "choice"]].copy()
         out["log_lik"] = ll[observed]
         return out.reset_index(drop=True)
 
-    def choice_probabilities(self, data: ChoiceData) -> pd.DataFrame:
+    def choice_probabilities(self, data: ChoiceData, **logit_options: Any) -> pd.DataFrame:
         """Predicted probability of every option on every trial (missed trials included).
 
         Returns
@@ -118,7 +121,8 @@ class ChoiceModel(ABC):
             option).
         """
         self._check_options(data)
-        probs = data.trial_values(torch.softmax(self.logits(data).to(torch.float64), -1))
+        logits = self.logits(data, **logit_options)
+        probs = data.trial_values(torch.softmax(logits.to(torch.float64), -1))
         table = data.to_frame()[["subject", "session", "trial"]]
         k = data.n_options
         out = table.loc[table.index.repeat(k)].reset_index(drop=True)

@@ -234,8 +234,8 @@ class ParametricModel(ChoiceModel):
                            f"data that include them (held-out sessions of fitted subjects work).")
         seq_subjects = data.sequences["subject"]
         return {
-            name: torch.as_tensor(table.loc[seq_subjects, name].to_numpy(dtype=float)).unsqueeze(-1)
-            for name in self.parameter_names
+            p.name: torch.tensor(table.loc[seq_subjects, p.name].to_numpy(dtype=float)).unsqueeze(-1)
+            for p in self.parameters(data.n_options)
         }
 
     def logits(self, data: ChoiceData, params: pd.DataFrame | None = None) -> torch.Tensor:

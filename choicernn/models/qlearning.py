@@ -207,17 +207,16 @@ class QLearning(ParametricModel):
 
     def _forward(self, theta, prep):
         onehot, mask, reward = prep["onehot"], prep["mask"], prep["reward"]
-        positive = self._positive_errors(theta, prep) if self.components.dual_alpha else None
-        a, b = self._q_coefficients(theta, onehot, mask, reward, positive)
-        q0 = torch.full_like(onehot[0], float(self.q0))
-        q = linear_scan(a, b, q0)
+        positive = self._positive_errors(theta, prep)[:-1] if self.components.dual_alpha else None
+        # Updates after trials 0 .. T-2 give the states of trials 1 .. T-1.
+        a, b = self._q_coefficients(theta, onehot[:-1], mask[:-1], reward[:-1], positive)
+        q = linear_scan(a, b, torch.full_like(onehot[0], float(self.q0)))
         ck = None
         if self.components.choice_kernel:
-            a_ck, b_ck = self._ck_coefficients(theta, onehot, mask)
+            a_ck, b_ck = self._ck_coefficients(theta, onehot[:-1], mask[:-1])
             ck = linear_scan(a_ck, b_ck, torch.zeros_like(onehot[0]))
-        prev = prep.get("previous_choice")
         theta_t = {k: v.unsqueeze(0) for k, v in theta.items()}
-        return self._readout(theta_t, q, prev, ck)
+        return self._readout(theta_t, q, prep.get("previous_choice"), ck)
 
     def _make_agent(self, theta, n_options):
         return QLearningAgent(self, theta, n_options)

@@ -26,9 +26,15 @@ class Environment:
     ----------
     latent : numpy.ndarray, shape (n_sequences, n_trials, n_options)
         Reward probability (binary tasks) or mean payoff (restless task) of each option on each
-        trial; for criterion reversals it is filled in as the agent plays.
+        trial; for criterion reversals it is filled in as the agent plays: row ``t`` is known
+        once trial ``t`` is reached (before its choice), later rows are zero.
     payoffs : numpy.ndarray, shape (n_sequences, n_trials, n_options)
-        What each option pays on each trial (for criterion reversals, filled in as played).
+        What each option pays on each trial (for criterion reversals, filled in as played, like
+        ``latent``).
+    reversals : numpy.ndarray of bool, shape (n_sequences, n_trials)
+        Reversal tasks only: ``True`` on the first trial after each reversal.
+    t : int
+        The next trial to play.
     """
 
     def __init__(self, task: Task, n_sequences: int, n_trials: int, seed: Any = None) -> None:
@@ -62,19 +68,24 @@ class Environment:
                 self._p = np.tile(np.asarray(s["p_reward"], float), (self.n_sequences, 1))
                 self._streak = np.zeros(self.n_sequences, dtype=int)
                 self._since = np.zeros(self.n_sequences, dtype=int)
-                self._swap_draw = rng.integers(0, task.n_options - 1, size=(self.n_sequences, self.n_trials))
+                self._swap_draw = rng.integers(
+                    0, task.n_options - 1, size=(self.n_sequences, self.n_trials)
+                )
                 self.reversals = np.zeros((self.n_sequences, self.n_trials), dtype=bool)
             if not self._adaptive:
                 self.payoffs = (self._uniform < self.latent).astype(float)
             else:
                 self.payoffs = np.zeros(shape)
+                self._reveal(0)
 
     # -------------------------------------------------------------- schedules
     def _fixed_probs(self, rng: np.random.Generator) -> np.ndarray:
         p = np.asarray(self.task.settings["p_reward"], float)
         probs = np.tile(p, (self.n_sequences, 1))
         if self.task.settings["shuffle_options"]:
-            probs = np.take_along_axis(probs, rng.permuted(np.tile(np.arange(p.size), (self.n_sequences, 1)), axis=1), 1)
+            probs = np.take_along_axis(
+                probs, rng.permuted(np.tile(np.arange(p.size), (self.n_sequences, 1)), axis=1), 1
+            )
         return np.repeat(probs[:, None, :], self.n_trials, axis=1)
 
     def _fixed_reversal_probs(self, rng: np.random.Generator) -> np.ndarray:
@@ -125,10 +136,14 @@ class Environment:
         s, k = self.task.settings, self.task.n_options
         lo, hi = s["payoff_bounds"]
         out = np.empty((self.n_sequences, self.n_trials, k))
-        out[:, 0] = np.clip(s["decay_center"] + rng.standard_normal((self.n_sequences, k)) * s["initial_sd"], lo, hi)
+        out[:, 0] = np.clip(
+            s["decay_center"] + rng.standard_normal((self.n_sequences, k)) * s["initial_sd"], lo, hi
+        )
         steps = rng.standard_normal((self.n_sequences, self.n_trials - 1, k)) * s["drift_sd"]
         for t in range(1, self.n_trials):
-            out[:, t] = s["decay"] * out[:, t - 1] + (1 - s["decay"]) * s["decay_center"] + steps[:, t - 1]
+            out[:, t] = (
+                s["decay"] * out[:, t - 1] + (1 - s["decay"]) * s["decay_center"] + steps[:, t - 1]
+            )
         return out
 
     # -------------------------------------------------------------- stepping
@@ -144,21 +159,38 @@ class Environment:
         """
         if self.t >= self.n_trials:
             raise RuntimeError(f"the environment has run all its {self.n_trials} trials")
-        choices = np.asarray(choices, dtype=int)
-        if choices.shape != (self.n_sequences,):
-            raise ValueError(f"choices must have shape ({self.n_sequences},), got {choices.shape}")
-        if ((choices < -1) | (choices >= self.task.n_options)).any():
-            raise ValueError(f"choices must be in -1..{self.task.n_options - 1}")
+        raw = np.asarray(choices)
+        if raw.dtype.kind not in "iuf":
+            raise TypeError(f"choices must be integer option codes, got dtype {raw.dtype}")
+        if raw.shape != (self.n_sequences,):
+            raise ValueError(f"choices must have shape ({self.n_sequences},), got {raw.shape}")
+        if raw.dtype.kind == "f" and not np.array_equal(raw, np.round(raw)):
+            bad = raw[~(raw == np.round(raw))]
+            raise ValueError(f"choices must be whole option codes, got {bad[:5].tolist()}")
+        choices = raw.astype(np.int64)
+        out = (choices < -1) | (choices >= self.task.n_options)
+        if out.any():
+            raise ValueError(
+                f"choices must be in -1..{self.task.n_options - 1} (-1: missed trial), got "
+                f"{choices[out][:5].tolist()} at sequences {np.flatnonzero(out)[:5].tolist()}"
+            )
         t = self.t
-        if self._adaptive:
-            self.latent[:, t] = self._p
-            self.payoffs[:, t] = (self._uniform[:, t] < self._p).astype(float)
         outcomes = self.payoffs[:, t]
-        rewards = np.where(choices >= 0, outcomes[np.arange(self.n_sequences), choices.clip(0)], 0.0)
+        rewards = np.where(
+            choices >= 0, outcomes[np.arange(self.n_sequences), choices.clip(0)], 0.0
+        )
+        outcomes = outcomes.copy()
         if self._adaptive:
             self._advance_criterion(choices, t)
+            if t + 1 < self.n_trials:
+                self._reveal(t + 1)
         self.t += 1
-        return rewards, outcomes.copy()
+        return rewards, outcomes
+
+    def _reveal(self, t: int) -> None:
+        """Criterion schedule: set trial ``t``'s probabilities and payoffs from the state now."""
+        self.latent[:, t] = self._p
+        self.payoffs[:, t] = (self._uniform[:, t] < self._p).astype(float)
 
     def _advance_criterion(self, choices: np.ndarray, t: int) -> None:
         s = self.task.settings

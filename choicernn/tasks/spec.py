@@ -21,7 +21,11 @@ TaskKind = Literal["fixed", "reversal", "drifting", "restless"]
 _SETTINGS: dict[str, dict[str, tuple[tuple[type, ...], Any, str]]] = {
     "fixed": {
         "p_reward": ((list,), None, "reward probability of each option (K numbers in [0, 1])"),
-        "shuffle_options": ((bool,), False, "assign the probabilities to options at random per session"),
+        "shuffle_options": (
+            (bool,),
+            False,
+            "assign the probabilities to options at random per session",
+        ),
     },
     "reversal": {
         "p_reward": ((list,), None, "reward probability of each option before the first reversal"),
@@ -102,7 +106,7 @@ class Task:
         return "points" if self.kind == "restless" else "binary"
 
     def environment(self, n_sequences: int, n_trials: int | None = None, seed: Any = None):
-        """A seeded :class:`~choicernn.tasks.environment.Environment` for ``n_sequences`` sessions."""
+        """A seeded :class:`~choicernn.tasks.Environment` for ``n_sequences`` sessions."""
         from .environment import Environment
 
         return Environment(self, n_sequences, n_trials or self.n_trials, seed)
@@ -112,8 +116,18 @@ def _fail(source: str, name: str, message: str) -> None:
     raise TaskSpecError(f"{source}: field {name!r}: {message}")
 
 
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
 def _validate(task: Task) -> None:
     source = f"task {task.name!r}"
+    if not isinstance(task.name, str) or not task.name:
+        _fail(source, "name", f"must be a non-empty string, got {task.name!r}")
+    if not isinstance(task.description, str):
+        _fail(source, "description", f"must be a string, got {task.description!r}")
+    if not isinstance(task.settings, Mapping):
+        _fail(source, task.kind, f"must be a table of settings, got {task.settings!r}")
     if task.kind not in _SETTINGS:
         _fail(source, "kind", f"{task.kind!r} is not one of {list(_SETTINGS)}")
     for name in ("n_options", "n_trials", "n_sessions"):
@@ -146,24 +160,42 @@ def _validate(task: Task) -> None:
     k = task.n_options
     if task.kind in ("fixed", "reversal"):
         p = settings["p_reward"]
-        if len(p) != k or not all(isinstance(x, (int, float)) and 0 <= x <= 1 for x in p):
+        if len(p) != k or not all(_is_number(x) and 0 <= x <= 1 for x in p):
             _fail(source, "p_reward", f"must be {k} probabilities in [0, 1], got {p!r}")
     if task.kind == "reversal":
         if settings["schedule"] not in ("fixed", "criterion"):
-            _fail(source, "schedule", f"must be 'fixed' or 'criterion', got {settings['schedule']!r}")
-        if settings["reversal_every"] < 1 or settings["criterion"] < 1:
-            _fail(source, "reversal_every", "reversal_every and criterion must be >= 1")
+            _fail(
+                source, "schedule", f"must be 'fixed' or 'criterion', got {settings['schedule']!r}"
+            )
+        for name in ("reversal_every", "criterion", "min_block"):
+            if settings[name] < 1:
+                _fail(source, name, f"must be >= 1, got {settings[name]!r}")
         if not 0 <= settings["jitter"] < settings["reversal_every"]:
-            _fail(source, "jitter", "must be >= 0 and smaller than reversal_every")
+            _fail(
+                source,
+                "jitter",
+                f"must be >= 0 and smaller than reversal_every={settings['reversal_every']}, "
+                f"got {settings['jitter']!r}",
+            )
     if task.kind == "drifting":
-        lo, hi = (settings["bounds"] + [None, None])[:2]
-        if len(settings["bounds"]) != 2 or not (0 <= lo < hi <= 1):
-            _fail(source, "bounds", f"must be [lower, upper] with 0 <= lower < upper <= 1, got "
-                  f"{settings['bounds']!r}")
+        bounds = settings["bounds"]
+        if (
+            len(bounds) != 2
+            or not all(map(_is_number, bounds))
+            or not 0 <= bounds[0] < bounds[1] <= 1
+        ):
+            _fail(
+                source,
+                "bounds",
+                f"must be [lower, upper] with 0 <= lower < upper <= 1, got {settings['bounds']!r}",
+            )
         init = settings["initial"]
         if isinstance(init, str) and init != "uniform":
             _fail(source, "initial", f"must be 'uniform' or {k} probabilities, got {init!r}")
-        if isinstance(init, list) and (len(init) != k or not all(lo <= x <= hi for x in init)):
+        lo, hi = bounds
+        if isinstance(init, list) and (
+            len(init) != k or not all(_is_number(x) and lo <= x <= hi for x in init)
+        ):
             _fail(source, "initial", f"must be {k} probabilities within bounds, got {init!r}")
         if settings["boundary"] not in ("reflect", "clip"):
             _fail(source, "boundary", f"must be 'reflect' or 'clip', got {settings['boundary']!r}")
@@ -173,7 +205,7 @@ def _validate(task: Task) -> None:
         if not 0 <= settings["decay"] <= 1:
             _fail(source, "decay", f"must be in [0, 1], got {settings['decay']!r}")
         b = settings["payoff_bounds"]
-        if len(b) != 2 or b[0] >= b[1]:
+        if len(b) != 2 or not all(map(_is_number, b)) or b[0] >= b[1]:
             _fail(source, "payoff_bounds", f"must be [lower, upper], got {b!r}")
         for name in ("drift_sd", "noise_sd", "initial_sd"):
             if settings[name] < 0:
@@ -191,11 +223,17 @@ def task_from_dict(spec: Mapping[str, Any], source: str = "task") -> Task:
     if kind not in _SETTINGS:
         _fail(source, "kind", f"{kind!r} is not one of {list(_SETTINGS)}")
     common = {k: spec.pop(k) for k in list(spec) if k in _COMMON}
-    settings = spec.pop(kind, {}) if isinstance(spec.get(kind), dict) else {}
+    settings = spec.pop(kind, {})
+    if not isinstance(settings, dict):
+        _fail(source, kind, f"must be a [{kind}] table of settings, got {settings!r}")
     if spec:
         name = next(iter(spec))
-        _fail(source, name, f"unknown field; known fields are {sorted(_COMMON)} and a [{kind}] table "
-              f"with {sorted(_SETTINGS[kind])}")
+        _fail(
+            source,
+            name,
+            f"unknown field; known fields are {sorted(_COMMON)} and a [{kind}] table "
+            f"with {sorted(_SETTINGS[kind])}",
+        )
     try:
         return Task(**common, settings=settings)
     except TaskSpecError as err:
@@ -220,7 +258,8 @@ def load_task(name_or_path: str | os.PathLike, **overrides: Any) -> Task:
         For a file with a missing, unknown or invalid field, naming the field.
     """
     text_path = os.fspath(name_or_path)
-    if text_path.endswith(".toml") or os.sep in text_path or Path(text_path).exists():
+    is_path = text_path.endswith(".toml") or os.sep in text_path or "/" in text_path
+    if is_path or (text_path not in available_tasks() and Path(text_path).is_file()):
         path = Path(text_path)
         if not path.exists():
             raise FileNotFoundError(f"no task file at {text_path!r}")
@@ -228,8 +267,10 @@ def load_task(name_or_path: str | os.PathLike, **overrides: Any) -> Task:
     else:
         names = available_tasks()
         if text_path not in names:
-            raise KeyError(f"no task named {text_path!r}; shipped tasks are {names}, or pass the "
-                           f"path of a TOML file")
+            raise KeyError(
+                f"no task named {text_path!r}; shipped tasks are {names}, or pass the "
+                f"path of a TOML file"
+            )
         raw = resources.files("choicernn.task_specs").joinpath(f"{text_path}.toml").read_text()
         source = f"task {text_path!r}"
     try:

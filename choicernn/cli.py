@@ -1,0 +1,152 @@
+"""The ``choicernn`` command line: ``demo``, ``tasks``, ``simulate``, ``fit``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+
+def write_csv_atomic(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write ``table`` to ``path`` through a temporary file in the same folder (no half-written file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as handle:
+            table.to_csv(handle, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _model(spec: str):
+    from . import WSLS, Bias, KalmanFilter, QLearning
+    from .models.qlearning import PRESETS
+
+    heuristics = {"wsls": WSLS, "bias": Bias, "kalman": KalmanFilter}
+    if spec in PRESETS:
+        return QLearning(spec)
+    if spec in heuristics:
+        return heuristics[spec]()
+    raise SystemExit(f"unknown model {spec!r}; choose from {sorted(PRESETS) + sorted(heuristics)}")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import load_demo, recovery_table, run_demo
+
+    start = time.perf_counter()
+    data = load_demo()
+    print(f"demo study: {data}  (bundled CSV, simulated from 'rw_persev' on the reversal task)\n")
+    table, fitted = run_demo(progress=not args.quiet, device=args.device)
+    with pd.option_context("display.width", 120, "display.precision", 3):
+        print("Model comparison (maximum likelihood, summed over subjects):")
+        print(table.to_string(index=False))
+        persev = next(m for m in fitted if m.name == "rw_persev")
+        print("\nParameter recovery for the generating model (rw_persev):")
+        print(recovery_table(persev, data).to_string(index=False))
+    if args.out:
+        out = Path(args.out)
+        write_csv_atomic(table, out / "model_comparison.csv")
+        write_csv_atomic(pd.concat([m.results_ for m in fitted]), out / "fits.csv")
+        print(f"\ntables written to {out}/")
+    print(f"\ndone in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from .tasks import available_tasks, load_task
+
+    for name in available_tasks():
+        task = load_task(name)
+        print(f"{name:22s} {task.kind:9s} K={task.n_options}  {task.description}")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from .simulation import simulate
+
+    data = simulate(_model(args.model), args.task, n_subjects=args.n_subjects, n_trials=args.n_trials,
+                    n_sessions=args.n_sessions, seed=args.seed)
+    write_csv_atomic(data.to_frame(), args.out)
+    if data.params is not None:
+        write_csv_atomic(data.params, Path(args.out).with_suffix(".params.csv"))
+    print(f"{data} written to {args.out}")
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from .data import read_csv
+
+    data = read_csv(args.data, subject=args.subject, choice=args.choice, reward=args.reward,
+                    session=args.session, trial=args.trial, n_options=args.n_options,
+                    choice_base=args.choice_base)
+    tables = []
+    for spec in args.models:
+        model = _model(spec).fit(data, method=args.method, n_restarts=args.restarts, seed=args.seed,
+                                 device=args.device, progress=not args.quiet)
+        tables.append(model.results_)
+    results = pd.concat(tables, ignore_index=True)
+    write_csv_atomic(results, args.out)
+    summary = results.groupby("model", sort=False)[["nll", "aic", "bic"]].sum()
+    print(summary.to_string())
+    print(f"per-subject fits written to {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="choicernn", description="Fit, compare and simulate models of choices in bandit tasks.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="fit the bundled demo study and print a model comparison")
+    p.add_argument("--out", help="folder to write the tables to")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("tasks", help="list the shipped tasks")
+    p.set_defaults(func=cmd_tasks)
+
+    p = sub.add_parser("simulate", help="simulate a model playing a task; writes a tidy CSV")
+    p.add_argument("--model", default="rw", help="Q-learning preset or wsls / bias / kalman")
+    p.add_argument("--task", default="two_armed_fixed", help="task name or TOML path")
+    p.add_argument("--n-subjects", type=int, default=50)
+    p.add_argument("--n-trials", type=int, default=None)
+    p.add_argument("--n-sessions", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="CSV to write (parameters go to OUT.params.csv)")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("fit", help="fit models to a tidy CSV of choices; writes per-subject fits")
+    p.add_argument("data", help="CSV/TSV file, one row per trial")
+    p.add_argument("--models", nargs="+", default=["rw"])
+    p.add_argument("--subject", default="subject")
+    p.add_argument("--choice", default="choice")
+    p.add_argument("--reward", default="reward")
+    p.add_argument("--session", default=None)
+    p.add_argument("--trial", default=None)
+    p.add_argument("--n-options", type=int, required=True)
+    p.add_argument("--choice-base", type=int, default=0, choices=[0, 1])
+    p.add_argument("--method", default="mle", choices=["mle", "map"])
+    p.add_argument("--restarts", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--out", required=True, help="CSV of per-subject fits")
+    p.set_defaults(func=cmd_fit)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+matplotlib.use("Agg")
+
+import choicernn as cr  # noqa: E402
+from synthetic import random_choice_frame  # noqa: E402
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20261125)
+
+
+@pytest.fixture
+def random_data(rng):
+    frame = random_choice_frame(rng, k=3)
+    return cr.ChoiceData.from_frame(frame, n_options=3, session="session", trial="trial")
