@@ -10,7 +10,9 @@ import torch
 import choicernn as cr
 
 K = 3
-ROUND_TRIP = dict(subject="subject", choice="choice", reward="reward", session="session", trial="trial")
+ROUND_TRIP = dict(
+    subject="subject", choice="choice", reward="reward", session="session", trial="trial"
+)
 
 
 def hand_frame() -> pd.DataFrame:
@@ -102,6 +104,23 @@ def test_read_csv_detects_separator(tmp_path, sep, suffix, compression):
     pd.testing.assert_frame_equal(data.to_frame(), load(hand_frame()).to_frame())
 
 
+@pytest.mark.parametrize("sep", [",", "\t"])
+def test_read_csv_strips_byte_order_mark(tmp_path, sep):
+    """Spreadsheet programs save "CSV UTF-8" with a byte-order mark and CRLF line ends."""
+    path = tmp_path / "excel.csv"
+    hand_frame().to_csv(path, sep=sep, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    data = cr.read_csv(path, **ROUND_TRIP, n_options=K)
+    pd.testing.assert_frame_equal(data.to_frame(), load(hand_frame()).to_frame())
+
+
+def test_read_csv_passes_pandas_options(tmp_path):
+    path = tmp_path / "decimal.csv"
+    path.write_text("subject;choice;reward\na;0;1,5\na;1;0,25\n")
+    data = cr.read_csv(path, n_options=2, decimal=",")
+    assert data.to_frame()["reward"].tolist() == [1.5, 0.25]
+
+
 def test_read_csv_explicit_sep_and_missing_file(tmp_path):
     path = tmp_path / "choices.txt"
     hand_frame().to_csv(path, sep="\t", index=False)
@@ -115,7 +134,12 @@ def test_read_csv_text_choices_with_missing_code(tmp_path):
     path = tmp_path / "text.csv"
     path.write_text("id,key,points\na,R1,1\na,R2,0\na,none,\nb,R2,1\n")
     data = cr.read_csv(
-        path, subject="id", choice="key", reward="points", option_labels=["R1", "R2"], missing="none"
+        path,
+        subject="id",
+        choice="key",
+        reward="points",
+        option_labels=["R1", "R2"],
+        missing="none",
     )
     assert data.n_options == 2
     assert data.to_frame()["choice"].tolist()[:2] == [0, 1]
@@ -288,7 +312,11 @@ def _missed_frames():
     code.loc[8, "reward"] = 0.0  # a reward recorded on a missed trial is ignored
     text = hand_frame().astype({"choice": object})
     text.loc[8, "choice"] = "missed"
-    return {"nan": (nan, {}), "code -1": (code, {"missing": -1}), "text": (text, {"missing": "missed"})}
+    return {
+        "nan": (nan, {}),
+        "code -1": (code, {"missing": -1}),
+        "text": (text, {"missing": "missed"}),
+    }
 
 
 @pytest.mark.parametrize("case", ["nan", "code -1", "text"])
@@ -315,7 +343,9 @@ def test_missed_trial_survives_round_trip():
 
 
 def test_missing_code_matches_text_and_numbers():
-    frame = hand_frame().assign(choice=["0", "0", "1", "1", "1", "1", "0", "2", "-1", "2", "0", "0"])
+    frame = hand_frame().assign(
+        choice=["0", "0", "1", "1", "1", "1", "0", "2", "-1", "2", "0", "0"]
+    )
     assert load(frame, missing=-1).n_choices == 11
     with pytest.raises(cr.ChoiceDataError, match=r"value '-1' at row 8"):
         load(frame)
@@ -414,9 +444,7 @@ def test_subset_keeps_data_order(data):
     assert sub.subjects == ["s2", "s1"]
     only = data.subject("s1")
     assert only.subjects == ["s1"] and only.n_trials == 5
-    pd.testing.assert_frame_equal(
-        only.to_frame(), data.to_frame().iloc[7:].reset_index(drop=True)
-    )
+    pd.testing.assert_frame_equal(only.to_frame(), data.to_frame().iloc[7:].reset_index(drop=True))
     assert [s for s, _ in data.iter_subjects()] == ["s2", "s1"]
     with pytest.raises(KeyError, match="not in the data"):
         data.subset(["nobody"])
@@ -508,8 +536,9 @@ def test_summary_by_hand(data):
 
 
 def test_summary_p_stay_nan_without_pairs():
-    frame = pd.DataFrame({"subject": ["a", "a", "b"], "choice": [1, None, 0], "reward": [1, None, 0]})
+    frame = pd.DataFrame(
+        {"subject": ["a", "a", "b"], "choice": [1, None, 0], "reward": [1, None, 0]}
+    )
     summary = cr.ChoiceData.from_frame(frame, n_options=2).summary()
     assert summary["p_stay"].isna().all()
     assert summary["n_missed"].tolist() == [1, 0]
-

@@ -55,9 +55,11 @@ def valid_frames(draw):
                         "trial": start + np.cumsum(gaps),
                         "choice": [
                             (np.nan if missed_as == "nan" else MISSING_CODE) if m else c + base
-                            for c, m in zip(choices, missed)
+                            for c, m in zip(choices, missed, strict=True)
                         ],
-                        "reward": [np.nan if m else r for r, m in zip(rewards, missed)],
+                        "reward": [
+                            np.nan if m else r for r, m in zip(rewards, missed, strict=True)
+                        ],
                     }
                 )
             )

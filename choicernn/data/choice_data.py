@@ -407,6 +407,9 @@ def read_csv(
     if not os.path.exists(path):
         raise FileNotFoundError(f"no data file at {path!r}")
     if sep is None:
+        # the sniffing (python) engine does not strip a UTF-8 byte-order mark (files saved by
+        # spreadsheet programs) from the first column's name; "utf-8-sig" reads both kinds
+        read_kwargs.setdefault("encoding", "utf-8-sig")
         frame = pd.read_csv(path, sep=None, engine="python", **read_kwargs)
     else:
         frame = pd.read_csv(path, sep=sep, **read_kwargs)

@@ -104,7 +104,7 @@ def minimize_batched(
             f_new[ok], g_new[ok], x_new[ok] = ft[ok], gt[ok], trial_x[ok]
             accepted |= ok
             step[todo & ~ok] *= 0.5
-            if accepted.all():
+            if accepted.all() or bool((step[~accepted] < 1e-9).all()):
                 break
         # Problems whose line search failed cannot improve along any descent direction we find.
         stuck = ~accepted

@@ -83,16 +83,18 @@ class ParametricModel(ChoiceModel):
         self,
         data: ChoiceData,
         *,
-        method: Literal["mle", "map"] = "mle",
+        method: Literal["mle", "map", "em"] = "mle",
         n_restarts: int = 10,
         seed: int | None = 0,
         priors: dict[str, torch.distributions.Distribution] | None = None,
         device: str | torch.device = "auto",
         dtype: torch.dtype = torch.float64,
-        max_iter: int = 300,
+        max_iter: int = 150,
         progress: bool | None = None,
+        em_iterations: int = 50,
+        em_tol: float = 1e-3,
     ) -> ParametricModel:
-        """Fit every subject by maximum likelihood (``"mle"``) or maximum a posteriori (``"map"``).
+        """Fit every subject by maximum likelihood, MAP, or hierarchically (empirical Bayes).
 
         All subjects and ``n_restarts`` starting points are optimised together as one batch
         (batched BFGS on the unconstrained parameters); the best restart per subject is kept.
@@ -102,7 +104,11 @@ class ParametricModel(ChoiceModel):
         Parameters
         ----------
         data : ChoiceData
-        method : {"mle", "map"}
+        method : {"mle", "map", "em"}
+            ``"mle"``: maximum likelihood. ``"map"``: maximum a posteriori under each parameter's
+            prior (``priors`` or the defaults). ``"em"``: empirical Bayes by expectation-
+            maximisation over a Gaussian population prior on the unconstrained parameters (Huys
+            et al. 2011); sets ``population_`` (mean and SD per parameter) and ``em_history_``.
         n_restarts : int
         seed : int or None
         priors : dict, optional
@@ -114,6 +120,9 @@ class ParametricModel(ChoiceModel):
         max_iter : int
         progress : bool or None
             Show a progress bar (default: when standard error is a terminal).
+        em_iterations, em_tol : int, float
+            EM only: most iterations, and the largest change of a population mean or SD (on the
+            unconstrained scale) at which EM stops.
 
         Returns
         -------
@@ -121,8 +130,8 @@ class ParametricModel(ChoiceModel):
         """
         if not isinstance(data, ChoiceData):
             raise TypeError(f"fit expects a ChoiceData, got {type(data).__name__}")
-        if method not in ("mle", "map"):
-            raise ValueError(f"method must be 'mle' or 'map', got {method!r}")
+        if method not in ("mle", "map", "em"):
+            raise ValueError(f"method must be 'mle', 'map' or 'em', got {method!r}")
         if n_restarts < 1:
             raise ValueError(f"n_restarts must be >= 1, got {n_restarts}")
         params = self.parameters(data.n_options)
@@ -143,7 +152,10 @@ class ParametricModel(ChoiceModel):
                 return -lp
 
         x0 = self._initial_points(params, data.n_subjects, n_restarts, seed).to(dev, dtype)
-        result = self._optimise(data, params, x0, penalty, dev, dtype, max_iter, progress)
+        if method == "em":
+            result = self._fit_em(data, params, x0, dev, dtype, max_iter, progress, em_iterations, em_tol)
+        else:
+            result = self._optimise(data, params, x0, penalty, dev, dtype, max_iter, progress)
         self._store(data, params, result, method, priors)
         return self
 
@@ -157,15 +169,19 @@ class ParametricModel(ChoiceModel):
         x = torch.stack([p.to_unconstrained(values[..., j]) for j, p in enumerate(params)], -1)
         return x.reshape(n_restarts * n_subjects, len(params))
 
-    def _optimise(self, data, params, x0, penalty, dev, dtype, max_iter, progress):
+    def _objective(self, data, params, n_restarts, penalty, dev, dtype) -> BatchedObjective:
+        """The batched objective over ``n_restarts`` copies of every subject's sequences."""
         batch = data.tensors(dev, dtype)
-        n_subjects = data.n_subjects
-        n_restarts = x0.shape[0] // n_subjects
         rep = batch.repeat(n_restarts)
         copy = torch.arange(n_restarts, device=dev).repeat_interleave(batch.n_sequences)
-        seq_problem = copy * n_subjects + rep.subject_index
-        objective = BatchedObjective(self, params, rep, seq_problem, x0.shape[0], penalty)
-        bar = tqdm(total=max_iter, desc=f"fit {self.name}", disable=not show_progress(progress), leave=False)
+        seq_problem = copy * data.n_subjects + rep.subject_index
+        return BatchedObjective(self, params, rep, seq_problem, n_restarts * data.n_subjects, penalty)
+
+    def _optimise(self, data, params, x0, penalty, dev, dtype, max_iter, progress, label=""):
+        n_subjects = data.n_subjects
+        n_restarts = x0.shape[0] // n_subjects
+        objective = self._objective(data, params, n_restarts, penalty, dev, dtype)
+        bar = tqdm(total=max_iter, desc=f"fit {self.name}{label}", disable=not show_progress(progress), leave=False)
 
         def report(it, n_active):
             bar.n = it
@@ -176,11 +192,69 @@ class ParametricModel(ChoiceModel):
         finally:
             bar.close()
         # Pure NLL at the solution of every problem (the objective may include a penalty).
-        all_idx = torch.arange(x0.shape[0], device=dev)
-        objective._rebuild(all_idx)
+        objective._rebuild(torch.arange(x0.shape[0], device=dev))
         with torch.no_grad():
             nll = objective.nll(result.x)
         result.nll = nll.reshape(n_restarts, n_subjects)
+        return result
+
+    @staticmethod
+    def _best_restart(result, n_subjects):
+        n_restarts = result.x.shape[0] // n_subjects
+        best = result.fun.reshape(n_restarts, n_subjects).argmin(0)
+        return result.x.reshape(n_restarts, n_subjects, -1)[best, torch.arange(n_subjects, device=best.device)]
+
+    def _fit_em(self, data, params, x0, dev, dtype, max_iter, progress, em_iterations, em_tol):
+        """Empirical Bayes (Huys et al. 2011): EM over a Gaussian prior on the unconstrained scale.
+
+        E-step: each subject's MAP estimate under the current population prior and a Laplace
+        approximation of its posterior (inverse Hessian by central differences of the batched
+        gradient). M-step: population mean and variance from the estimates and posterior
+        variances. Stops when no mean or SD moves by more than ``em_tol``.
+        """
+        n_subjects, n_p = data.n_subjects, len(params)
+        mu = torch.zeros(n_p, device=dev, dtype=dtype)
+        var = torch.full((n_p,), 4.0, device=dev, dtype=dtype)
+        history = []
+        x_start = x0
+        for it in range(em_iterations):
+            m, v = mu.clone(), var.clone()
+
+            def penalty(x, values, m=m, v=v):
+                return 0.5 * (((x - m) ** 2) / v + torch.log(2 * torch.pi * v)).sum(1)
+
+            result = self._optimise(data, params, x_start, penalty, dev, dtype, max_iter, progress, f" (EM {it + 1})")
+            x_hat = self._best_restart(result, n_subjects)
+            objective = self._objective(data, params, 1, penalty, dev, dtype)
+            idx = torch.arange(n_subjects, device=dev)
+            h = 1e-4
+            hess = torch.empty(n_subjects, n_p, n_p, device=dev, dtype=dtype)
+            for j in range(n_p):
+                step = torch.zeros(n_p, device=dev, dtype=dtype)
+                step[j] = h
+                g_plus = objective(x_hat + step, idx)[1]
+                g_minus = objective(x_hat - step, idx)[1]
+                hess[:, :, j] = (g_plus - g_minus) / (2 * h)
+            hess = 0.5 * (hess + hess.transpose(1, 2)) + 1e-8 * torch.eye(n_p, device=dev, dtype=dtype)
+            post_var = torch.linalg.inv(hess).diagonal(dim1=1, dim2=2).clamp(min=1e-8)
+            mu = x_hat.mean(0)
+            var = ((x_hat**2 + post_var).mean(0) - mu**2).clamp(min=1e-4)
+            change = max(float((mu - m).abs().max()), float((var.sqrt() - v.sqrt()).abs().max()))
+            history.append({"iteration": it + 1, "change": change,
+                            **{f"mean_{p.name}": float(mu[k]) for k, p in enumerate(params)}})
+            x_start = x_hat
+            if change < em_tol:
+                break
+        self.population_ = pd.DataFrame(
+            {
+                "parameter": [p.name for p in params],
+                "mean_unconstrained": mu.cpu().numpy(),
+                "sd_unconstrained": var.sqrt().cpu().numpy(),
+                "median_value": [float(p.to_value(mu[k].cpu())) for k, p in enumerate(params)],
+            }
+        )
+        self.em_history_ = pd.DataFrame(history)
+        self.em_converged_ = bool(history and history[-1]["change"] < em_tol)
         return result
 
     def _store(self, data, params, result, method, priors) -> None:
@@ -204,7 +278,7 @@ class ParametricModel(ChoiceModel):
         table["n_params"] = k
         table["aic"] = 2 * nll + 2 * k
         table["bic"] = 2 * nll + k * np.log(n_trials)
-        if method == "map":
+        if method in ("map", "em"):
             table["log_prior"] = -(fun[best, cols].cpu().numpy() - nll)
         table["converged"] = converged
         table["n_iter"] = n_iter

@@ -109,7 +109,7 @@ class Task:
         """A seeded :class:`~choicernn.tasks.Environment` for ``n_sequences`` sessions."""
         from .environment import Environment
 
-        return Environment(self, n_sequences, n_trials or self.n_trials, seed)
+        return Environment(self, n_sequences, self.n_trials if n_trials is None else n_trials, seed)
 
 
 def _fail(source: str, name: str, message: str) -> None:
