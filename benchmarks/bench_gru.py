@@ -7,8 +7,9 @@ trials per second (trials in the data x epochs / seconds), best of ``--repeats``
 
 * ``GRUModel`` is timed end to end through ``fit`` (input building, initialisation, masked
   loss, gradient clipping, AdamW, per-epoch bookkeeping), with ``split="none"`` so no time goes
-  to validation passes; a second column also times the default block validation split
-  (one extra no-grad pass per epoch over the held-out 20%).
+  to validation passes; a last column also times the block validation split (the last 20% of
+  every session held out: training runs over the first 80%, plus one no-grad pass per epoch
+  over whole sessions to score the held-out trials in context).
 * The plain loop is timed for its training loop only (its inputs are built beforehand):
   ``nn.GRU`` + ``nn.Linear`` + ``cross_entropy`` + ``Adam`` on the same inputs.
 
@@ -38,7 +39,11 @@ def simulate_data(n_subjects: int, n_trials: int) -> cr.ChoiceData:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return cr.simulate(
-            cr.QLearning("rw"), "reversal", n_subjects=n_subjects, n_trials=n_trials, seed=0,
+            cr.QLearning("rw"),
+            "reversal",
+            n_subjects=n_subjects,
+            n_trials=n_trials,
+            seed=0,
             params={"alpha": 0.3, "beta": 3.0},
         )
 
@@ -69,8 +74,9 @@ def time_plain(data, hidden: int, epochs: int, batch_size: int, device) -> float
         for rows in torch.randperm(x.shape[0], device=device).split(batch_size):
             out, _ = gru(x[rows])
             logits = head(out)
-            loss = nn.functional.cross_entropy(logits.reshape(-1, k), y[rows].reshape(-1),
-                                               ignore_index=-1)
+            loss = nn.functional.cross_entropy(
+                logits.reshape(-1, k), y[rows].reshape(-1), ignore_index=-1
+            )
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -104,9 +110,11 @@ def main() -> None:
     data = simulate_data(args.subjects, args.trials)
     n = data.n_trials * args.epochs
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
-    print(f"# {data.n_subjects} subjects x {args.trials} trials, {args.epochs} epoch(s), batch "
-          f"{args.batch_size} sequences, best of {args.repeats}; torch {torch.__version__}, "
-          f"device {device} ({name or platform.machine()}), {torch.get_num_threads()} threads")
+    print(
+        f"# {data.n_subjects} subjects x {args.trials} trials, {args.epochs} epoch(s), batch "
+        f"{args.batch_size} sequences, best of {args.repeats}; torch {torch.__version__}, "
+        f"device {device} ({name or platform.machine()}), {torch.get_num_threads()} threads"
+    )
     header = f"{'H':>5} {'plain nn.GRU':>14} {'GRUModel':>14} {'ratio':>7}"
     if not args.no_validation_column:
         header += f" {'GRUModel+val':>14}"
@@ -119,7 +127,8 @@ def main() -> None:
             ours.append(time_ours(data, hidden, args.epochs, args.batch_size, device, "none"))
             if not args.no_validation_column:
                 val.append(time_ours(data, hidden, args.epochs, args.batch_size, device, "blocks"))
-        row = f"{hidden:>5} {n / min(plain):>14,.0f} {n / min(ours):>14,.0f} {min(plain) / min(ours):>7.2f}"
+        ratio = min(plain) / min(ours)
+        row = f"{hidden:>5} {n / min(plain):>14,.0f} {n / min(ours):>14,.0f} {ratio:>7.2f}"
         if val:
             row += f" {n / min(val):>14,.0f}"
         print(row, flush=True)

@@ -72,24 +72,35 @@ def main() -> None:
     n_subjects = 100 if args.quick else args.subjects
     n_trials, k, n_restarts = args.trials, 4, 10
     torch.set_num_threads(2)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"{n_subjects} subjects x {n_trials} trials, K={k}, {n_restarts} restarts")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"{n_subjects} subjects x {n_trials} trials, K={k}, {n_restarts} restarts"
+    )
 
     task = cr.load_task("drifting_two_armed", n_options=4)
     rng = np.random.default_rng(0)
-    truth = pd.DataFrame({"alpha": rng.uniform(0.1, 0.8, n_subjects), "beta": rng.uniform(1, 8, n_subjects),
-                          "persev": rng.uniform(-0.5, 1.5, n_subjects)})
+    truth = pd.DataFrame(
+        {
+            "alpha": rng.uniform(0.1, 0.8, n_subjects),
+            "beta": rng.uniform(1, 8, n_subjects),
+            "persev": rng.uniform(-0.5, 1.5, n_subjects),
+        }
+    )
     data = cr.simulate(cr.QLearning("rw_persev"), task, n_subjects, n_trials, seed=1, params=truth)
 
     model = cr.QLearning("rw_persev")
     start = time.perf_counter()
     model.fit(data, n_restarts=n_restarts, seed=0, progress=False, device="cpu")
     ours = time.perf_counter() - start
-    print(f"choicernn batched fit: {ours:.1f} s  (converged {model.results_['converged'].mean():.1%})")
+    print(
+        f"choicernn batched fit: {ours:.1f} s  (converged {model.results_['converged'].mean():.1%})"
+    )
 
     # scipy on a sample, from the same starting points as our restarts
     params = model.parameters(k)
-    x0 = model._initial_points(params, n_subjects, n_restarts, 0).reshape(n_restarts, n_subjects, -1)
+    x0 = model._initial_points(params, n_subjects, n_restarts, 0).reshape(
+        n_restarts, n_subjects, -1
+    )
     frame = data.to_frame()
     bounds = [(p.lower + 1e-6, p.upper - 1e-6) for p in params]
     sample = np.linspace(0, n_subjects - 1, args.scipy_sample).astype(int)
@@ -97,20 +108,34 @@ def main() -> None:
     start = time.perf_counter()
     for s in sample:
         rows = frame[frame["subject"] == data.subjects[s]]
-        starts = [[float(p.to_value(x0[r, s, j])) for j, p in enumerate(params)] for r in range(n_restarts)]
-        best = scipy_fit(rows["choice"].to_numpy(int), rows["reward"].to_numpy(float), k, starts, bounds)
+        starts = [
+            [float(p.to_value(x0[r, s, j])) for j, p in enumerate(params)]
+            for r in range(n_restarts)
+        ]
+        best = scipy_fit(
+            rows["choice"].to_numpy(int), rows["reward"].to_numpy(float), k, starts, bounds
+        )
         diffs.append(model.results_["nll"].iloc[s] - best)
     per_subject = (time.perf_counter() - start) / len(sample)
     scipy_total = per_subject * n_subjects
-    print(f"scipy per subject: {per_subject:.2f} s -> {n_subjects} subjects: {scipy_total:.0f} s (extrapolated "
-          f"from {len(sample)})")
-    print(f"speed-up: {scipy_total / ours:.0f}x; worst NLL difference ours - scipy: {max(diffs):+.2e} "
-          f"(negative = ours lower)")
+    print(
+        f"scipy per subject: {per_subject:.2f} s -> {n_subjects} subjects: {scipy_total:.0f} s (extrapolated "
+        f"from {len(sample)})"
+    )
+    print(
+        f"speed-up: {scipy_total / ours:.0f}x; worst NLL difference ours - scipy: {max(diffs):+.2e} "
+        f"(negative = ours lower)"
+    )
 
     # likelihood + gradient at 10,000 sequences x 500 trials x 4 options
     n_seq = 1000 if args.quick else 10000
-    frame = pd.DataFrame({"subject": np.repeat(np.arange(n_seq), 500), "choice": rng.integers(0, 4, n_seq * 500),
-                          "reward": rng.integers(0, 2, n_seq * 500).astype(float)})
+    frame = pd.DataFrame(
+        {
+            "subject": np.repeat(np.arange(n_seq), 500),
+            "choice": rng.integers(0, 4, n_seq * 500),
+            "reward": rng.integers(0, 2, n_seq * 500).astype(float),
+        }
+    )
     big = cr.ChoiceData.from_frame(frame, n_options=4)
     rw = cr.QLearning("rw")
     for dtype in (torch.float64, torch.float32):
@@ -122,15 +147,19 @@ def main() -> None:
         start = time.perf_counter()
         for _ in range(3):
             obj(x, idx)
-        print(f"likelihood+gradient {n_seq} x 500 x 4, linear scan, {str(dtype)[6:]}: "
-              f"{(time.perf_counter() - start) / 3:.2f} s")
+        print(
+            f"likelihood+gradient {n_seq} x 500 x 4, linear scan, {str(dtype)[6:]}: "
+            f"{(time.perf_counter() - start) / 3:.2f} s"
+        )
     prep = rw._prepare(big.tensors("cpu", torch.float64))
     alpha = torch.full((n_seq, 1), 0.3, dtype=torch.float64, requires_grad=True)
     beta = torch.full((n_seq, 1), 3.0, dtype=torch.float64, requires_grad=True)
     start = time.perf_counter()
     autograd_loop_nll(alpha, beta, prep["onehot"], prep["reward"], prep["mask"]).backward()
-    print(f"likelihood+gradient {n_seq} x 500 x 4, autograd over a per-trial loop, float64: "
-          f"{time.perf_counter() - start:.2f} s")
+    print(
+        f"likelihood+gradient {n_seq} x 500 x 4, autograd over a per-trial loop, float64: "
+        f"{time.perf_counter() - start:.2f} s"
+    )
 
 
 if __name__ == "__main__":

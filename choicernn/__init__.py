@@ -18,6 +18,7 @@ from .data import ChoiceData, ChoiceDataError, SequenceBatch, read_csv
 from .models.base import Agent, ChoiceModel, NotFittedError
 from .models.heuristics import WSLS, Bias, KalmanFilter
 from .models.qlearning import PRESETS, QComponents, QLearning
+from .comparison.cross_validation import CrossValidationResult, cross_validate
 from .simulation import simulate
 from .tasks import Task, TaskSpecError, available_tasks, load_task
 
@@ -38,6 +39,8 @@ __all__ = [
     "Task",
     "TaskSpecError",
     "WSLS",
+    "CrossValidationResult",
+    "cross_validate",
     "available_tasks",
     "load_task",
     "read_csv",

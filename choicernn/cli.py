@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
 
-
-def write_csv_atomic(table: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write ``table`` to ``path`` through a temporary file in the same folder (no half-written file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            table.to_csv(handle, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from .io import write_csv_atomic
 
 
 def _model(spec: str):
@@ -72,8 +58,14 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from .simulation import simulate
 
-    data = simulate(_model(args.model), args.task, n_subjects=args.n_subjects, n_trials=args.n_trials,
-                    n_sessions=args.n_sessions, seed=args.seed)
+    data = simulate(
+        _model(args.model),
+        args.task,
+        n_subjects=args.n_subjects,
+        n_trials=args.n_trials,
+        n_sessions=args.n_sessions,
+        seed=args.seed,
+    )
     write_csv_atomic(data.to_frame(), args.out)
     if data.params is not None:
         write_csv_atomic(data.params, Path(args.out).with_suffix(".params.csv"))
@@ -84,13 +76,26 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_fit(args: argparse.Namespace) -> int:
     from .data import read_csv
 
-    data = read_csv(args.data, subject=args.subject, choice=args.choice, reward=args.reward,
-                    session=args.session, trial=args.trial, n_options=args.n_options,
-                    choice_base=args.choice_base)
+    data = read_csv(
+        args.data,
+        subject=args.subject,
+        choice=args.choice,
+        reward=args.reward,
+        session=args.session,
+        trial=args.trial,
+        n_options=args.n_options,
+        choice_base=args.choice_base,
+    )
     tables = []
     for spec in args.models:
-        model = _model(spec).fit(data, method=args.method, n_restarts=args.restarts, seed=args.seed,
-                                 device=args.device, progress=not args.quiet)
+        model = _model(spec).fit(
+            data,
+            method=args.method,
+            n_restarts=args.restarts,
+            seed=args.seed,
+            device=args.device,
+            progress=not args.quiet,
+        )
         tables.append(model.results_)
     results = pd.concat(tables, ignore_index=True)
     write_csv_atomic(results, args.out)
@@ -101,7 +106,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="choicernn", description="Fit, compare and simulate models of choices in bandit tasks.")
+    parser = argparse.ArgumentParser(
+        prog="choicernn", description="Fit, compare and simulate models of choices in bandit tasks."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="fit the bundled demo study and print a model comparison")

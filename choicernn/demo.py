@@ -41,7 +41,9 @@ def make_demo_study(seed: int = DEMO_SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
             "persev": rng.uniform(-0.5, 1.5, DEMO_SUBJECTS).round(3),
         }
     )
-    data = simulate(model, load_task("reversal"), DEMO_SUBJECTS, DEMO_TRIALS, seed=seed, params=params)
+    data = simulate(
+        model, load_task("reversal"), DEMO_SUBJECTS, DEMO_TRIALS, seed=seed, params=params
+    )
     table = data.to_frame()
     trials = pd.DataFrame(
         {
@@ -63,10 +65,17 @@ def demo_path() -> Path:
 def load_demo() -> ChoiceData:
     """The bundled demo study as ChoiceData (subject ``participant``, 1-based choices, 2 options)."""
     data = read_csv(
-        demo_path(), subject="participant", choice="choice", reward="reward", trial="trial",
-        n_options=2, choice_base=1,
+        demo_path(),
+        subject="participant",
+        choice="choice",
+        reward="reward",
+        trial="trial",
+        n_options=2,
+        choice_base=1,
     )
-    params = pd.read_csv(demo_path().with_name("demo_params.csv")).rename(columns={"participant": "subject"})
+    params = pd.read_csv(demo_path().with_name("demo_params.csv")).rename(
+        columns={"participant": "subject"}
+    )
     return data.with_params(params)
 
 
@@ -82,14 +91,28 @@ def run_demo(progress: bool | None = None, device: str = "auto") -> pd.DataFrame
     results = pd.concat([m.results_ for m in fitted], ignore_index=True)
     best = results.loc[results.groupby("subject")["bic"].idxmin(), "model"].value_counts()
     table = results.groupby("model", sort=False).agg(
-        n_params=("n_params", "first"), nll=("nll", "sum"), n_trials=("n_trials", "sum"),
-        aic=("aic", "sum"), bic=("bic", "sum"), converged=("converged", "mean"),
+        n_params=("n_params", "first"),
+        nll=("nll", "sum"),
+        n_trials=("n_trials", "sum"),
+        aic=("aic", "sum"),
+        bic=("bic", "sum"),
+        converged=("converged", "mean"),
     )
     table["nll_per_trial"] = table["nll"] / table["n_trials"]
     table["normalized_lik"] = np.exp(-table["nll_per_trial"])
     table["n_best_bic"] = best.reindex(table.index).fillna(0).astype(int)
-    table = table.reset_index()[["model", "n_params", "nll_per_trial", "normalized_lik", "aic", "bic",
-                                 "n_best_bic", "converged"]]
+    table = table.reset_index()[
+        [
+            "model",
+            "n_params",
+            "nll_per_trial",
+            "normalized_lik",
+            "aic",
+            "bic",
+            "n_best_bic",
+            "converged",
+        ]
+    ]
     return table, fitted
 
 
@@ -97,7 +120,14 @@ def recovery_table(fitted_model, data: ChoiceData) -> pd.DataFrame:
     """Correlation of true and fitted parameters for a model fitted to simulated data."""
     true = data.params.set_index("subject")
     est = fitted_model.params_.set_index("subject").loc[true.index]
-    rows = [{"parameter": c, "r": float(np.corrcoef(true[c], est[c])[0, 1]),
-             "true_mean": float(true[c].mean()), "fitted_mean": float(est[c].mean())}
-            for c in est.columns if c in true.columns]
+    rows = [
+        {
+            "parameter": c,
+            "r": float(np.corrcoef(true[c], est[c])[0, 1]),
+            "true_mean": float(true[c].mean()),
+            "fitted_mean": float(est[c].mean()),
+        }
+        for c in est.columns
+        if c in true.columns
+    ]
     return pd.DataFrame(rows)

@@ -65,11 +65,15 @@ def simulate(
     task_seq, agent_seq, param_seq = root.spawn(3)
     choice_rng = np.random.default_rng(agent_seq)
     if isinstance(model, ChoiceModel):
-        agent, table = model.agent(n_subjects, seed=param_seq, params=params, n_options=task.n_options)
+        agent, table = model.agent(
+            n_subjects, seed=param_seq, params=params, n_options=task.n_options
+        )
     else:
         agent, table = model, None
     if agent.n_options != task.n_options:
-        raise ValueError(f"agent has {agent.n_options} options, task {task.name!r} has {task.n_options}")
+        raise ValueError(
+            f"agent has {agent.n_options} options, task {task.name!r} has {task.n_options}"
+        )
     k = task.n_options
     shape = (n_sessions, n_subjects, n_trials)
     choices = np.empty(shape, dtype=np.int64)
@@ -83,7 +87,9 @@ def simulate(
             r, o = env.step(c)
             agent.update(c, r, o)
             choices[s, :, t], rewards[s, :, t], outcomes[s, :, t] = c, r, o
-    subj, sess, trial = np.meshgrid(np.arange(n_subjects), np.arange(n_sessions), np.arange(n_trials), indexing="ij")
+    subj, sess, trial = np.meshgrid(
+        np.arange(n_subjects), np.arange(n_sessions), np.arange(n_trials), indexing="ij"
+    )
     frame = pd.DataFrame(
         {
             "subject": subj.reshape(-1),

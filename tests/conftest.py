@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import matplotlib
 import numpy as np
-import pandas as pd
 import pytest
 
 matplotlib.use("Agg")
 
-import choicernn as cr  # noqa: E402
 from synthetic import random_choice_frame  # noqa: E402
+
+import choicernn as cr  # noqa: E402
 
 
 @pytest.fixture

@@ -14,18 +14,35 @@ def _log_softmax(x):
     return [v - m - math.log(s) for v in x]
 
 
-def q_learning_loglik(frame, k, p, *, dual=False, forgetting=False, persev=False,
-                      choice_kernel=False, reward_sensitivity=False, side_bias=False, q0=0.0):
+def q_learning_loglik(
+    frame,
+    k,
+    p,
+    *,
+    dual=False,
+    forgetting=False,
+    persev=False,
+    choice_kernel=False,
+    reward_sensitivity=False,
+    side_bias=False,
+    q0=0.0,
+):
     """Per-row log-likelihood (NaN on missed rows) of a Q-learning model; ``p`` maps subject -> params."""
     out = np.full(len(frame), np.nan)
-    for (subject, _session), rows in frame.groupby(["subject", "session"], sort=False).groups.items():
+    for (subject, _session), rows in frame.groupby(
+        ["subject", "session"], sort=False
+    ).groups.items():
         th = p[subject]
         q = [q0] * k
         ck = [0.0] * k
         prev = None
         for i in rows:
             c = frame.at[i, "choice"]
-            if c is None or (isinstance(c, float) and math.isnan(c)) or c is __import__("pandas").NA:
+            if (
+                c is None
+                or (isinstance(c, float) and math.isnan(c))
+                or c is __import__("pandas").NA
+            ):
                 continue
             c = int(c)
             r = float(frame.at[i, "reward"])
@@ -60,7 +77,9 @@ def q_learning_loglik(frame, k, p, *, dual=False, forgetting=False, persev=False
 
 def wsls_loglik(frame, k, p, win_threshold=0.0):
     out = np.full(len(frame), np.nan)
-    for (subject, _session), rows in frame.groupby(["subject", "session"], sort=False).groups.items():
+    for (subject, _session), rows in frame.groupby(
+        ["subject", "session"], sort=False
+    ).groups.items():
         eps = p[subject]["epsilon"]
         last = None
         for i in rows:
@@ -83,7 +102,9 @@ def wsls_loglik(frame, k, p, win_threshold=0.0):
 
 def kalman_loglik(frame, k, p, decay, center, sigma_obs, sigma_drift, mu0, var0):
     out = np.full(len(frame), np.nan)
-    for (subject, _session), rows in frame.groupby(["subject", "session"], sort=False).groups.items():
+    for (subject, _session), rows in frame.groupby(
+        ["subject", "session"], sort=False
+    ).groups.items():
         th = p[subject]
         mu = [mu0] * k
         var = [var0] * k

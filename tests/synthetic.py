@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 
 
-def random_choice_frame(rng, n_subjects=4, n_sessions=2, n_trials=40, k=2, p_missed=0.1, points=False):
+def random_choice_frame(
+    rng, n_subjects=4, n_sessions=2, n_trials=40, k=2, p_missed=0.1, points=False
+):
     """Random data with missed trials, several sessions and unequal lengths."""
     rows = []
     for s in range(n_subjects):
@@ -15,7 +17,13 @@ def random_choice_frame(rng, n_subjects=4, n_sessions=2, n_trials=40, k=2, p_mis
             for t in range(length):
                 missed = rng.random() < p_missed
                 reward = float(rng.integers(1, 100)) if points else float(rng.integers(0, 2))
-                rows.append({"subject": f"s{s}", "session": sess, "trial": t,
-                             "choice": np.nan if missed else int(rng.integers(0, k)),
-                             "reward": np.nan if missed else reward})
+                rows.append(
+                    {
+                        "subject": f"s{s}",
+                        "session": sess,
+                        "trial": t,
+                        "choice": np.nan if missed else int(rng.integers(0, k)),
+                        "reward": np.nan if missed else reward,
+                    }
+                )
     return pd.DataFrame(rows)

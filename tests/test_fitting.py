@@ -90,7 +90,9 @@ def test_more_restarts_never_worse():
 
 
 def test_multi_session_subjects_share_parameters():
-    data = cr.simulate(cr.QLearning("rw"), "two_armed_fixed", n_subjects=5, n_trials=60, n_sessions=3, seed=6)
+    data = cr.simulate(
+        cr.QLearning("rw"), "two_armed_fixed", n_subjects=5, n_trials=60, n_sessions=3, seed=6
+    )
     model = cr.QLearning("rw").fit(data, progress=False)
     assert len(model.params_) == 5
     assert (model.results_["n_trials"] == 180).all()
@@ -99,7 +101,9 @@ def test_multi_session_subjects_share_parameters():
 def test_map_pulls_toward_the_prior():
     data = cr.simulate(cr.QLearning("rw"), "two_armed_fixed", n_subjects=20, n_trials=40, seed=7)
     mle = cr.QLearning("rw").fit(data, progress=False)
-    strong = {"beta": torch.distributions.Gamma(torch.tensor(200.0), torch.tensor(100.0))}  # beta ~ 2
+    strong = {
+        "beta": torch.distributions.Gamma(torch.tensor(200.0), torch.tensor(100.0))
+    }  # beta ~ 2
     mapfit = cr.QLearning("rw").fit(data, method="map", priors=strong, progress=False)
     assert (mapfit.params_["beta"] - 2).abs().median() < (mle.params_["beta"] - 2).abs().median()
     assert "log_prior" in mapfit.results_.columns
@@ -108,7 +112,9 @@ def test_map_pulls_toward_the_prior():
 
 def test_unknown_prior_name_is_an_error(random_data):
     with pytest.raises(ValueError, match="unknown parameters"):
-        cr.QLearning("rw").fit(random_data, method="map", priors={"gamma": torch.distributions.Normal(0, 1)})
+        cr.QLearning("rw").fit(
+            random_data, method="map", priors={"gamma": torch.distributions.Normal(0, 1)}
+        )
 
 
 def test_gradients_finite_at_extreme_parameters(random_data):
@@ -133,8 +139,17 @@ def test_parameter_recovery_rw():
     """
     rng = np.random.default_rng(11)
     truth = pd.DataFrame({"alpha": rng.uniform(0.1, 0.9, 100), "beta": rng.uniform(1.0, 8.0, 100)})
-    data = cr.simulate(cr.QLearning("rw"), "drifting_two_armed", n_subjects=100, n_trials=500, seed=12, params=truth)
-    fitted = cr.QLearning("rw").fit(data, method="map", n_restarts=3, seed=0, progress=False).params_
+    data = cr.simulate(
+        cr.QLearning("rw"),
+        "drifting_two_armed",
+        n_subjects=100,
+        n_trials=500,
+        seed=12,
+        params=truth,
+    )
+    fitted = (
+        cr.QLearning("rw").fit(data, method="map", n_restarts=3, seed=0, progress=False).params_
+    )
     assert np.corrcoef(truth["alpha"], fitted["alpha"])[0, 1] >= 0.9
     assert np.corrcoef(truth["beta"], fitted["beta"])[0, 1] >= 0.9
 
@@ -156,7 +171,9 @@ def test_empirical_bayes_recovers_the_population():
     x_alpha = rng.normal(-0.5, 0.5, n)
     x_beta = rng.normal(-1.5, 0.4, n)  # beta = 50 * sigmoid(x): about 9 at the mean
     truth = pd.DataFrame({"alpha": 1 / (1 + np.exp(-x_alpha)), "beta": 50 / (1 + np.exp(-x_beta))})
-    data = cr.simulate(cr.QLearning("rw"), "drifting_two_armed", n_subjects=n, n_trials=150, seed=22, params=truth)
+    data = cr.simulate(
+        cr.QLearning("rw"), "drifting_two_armed", n_subjects=n, n_trials=150, seed=22, params=truth
+    )
     em = cr.QLearning("rw").fit(data, method="em", n_restarts=3, progress=False)
     mle = cr.QLearning("rw").fit(data, n_restarts=3, progress=False)
     pop = em.population_.set_index("parameter")

@@ -10,9 +10,10 @@ import pytest
 import torch
 
 import choicernn as cr
-from choicernn.models.base import NotFittedError, resolve_device
+from choicernn.models.base import NotFittedError
 from choicernn.models.gru import GRUModel, TrainingConfig
 from choicernn.models.rnn_network import n_features, sequence_inputs
+from choicernn.models.rnn_training import split_validation
 
 QUICK = TrainingConfig(max_epochs=3, batch_size=4)
 
@@ -41,7 +42,12 @@ def with_missed(data: cr.ChoiceData, rows: list[int]) -> cr.ChoiceData:
 def small_data() -> cr.ChoiceData:
     """6 subjects x 2 sessions x 40 trials of a Q-learner, with a few missed trials."""
     data = cr.simulate(
-        cr.QLearning("rw"), "reversal", n_subjects=6, n_trials=40, n_sessions=2, seed=3,
+        cr.QLearning("rw"),
+        "reversal",
+        n_subjects=6,
+        n_trials=40,
+        n_sessions=2,
+        seed=3,
         params={"alpha": 0.4, "beta": 4.0},
     )
     return with_missed(data, [5, 6, 47, 130, 401])
@@ -76,8 +82,14 @@ def test_defaults_and_sklearn_manners():
     assert GRUModel(hidden_size=3, cell="lstm").name == "lstm3"
     params = model.get_params()
     assert params == {
-        "hidden_size": 8, "cell": "gru", "n_layers": 1, "inputs": "reward",
-        "subject_embedding": 0, "training": None, "device": "auto", "name": "gru8",
+        "hidden_size": 8,
+        "cell": "gru",
+        "n_layers": 1,
+        "inputs": "reward",
+        "subject_embedding": 0,
+        "training": None,
+        "device": "auto",
+        "name": "gru8",
     }
     clone = GRUModel(hidden_size=2, training=QUICK, name="tiny").clone()
     assert clone.get_params()["training"] is QUICK and clone.name == "tiny"
@@ -89,7 +101,10 @@ def test_defaults_and_sklearn_manners():
     "kwargs, message",
     [
         ({"hidden_size": 0}, "hidden_size must be a positive integer, got 0"),
-        ({"cell": "transformer"}, r"cell must be one of \['gru', 'lstm', 'rnn'\], got 'transformer'"),
+        (
+            {"cell": "transformer"},
+            r"cell must be one of \['gru', 'lstm', 'rnn'\], got 'transformer'",
+        ),
         ({"inputs": "rewards"}, "inputs must be 'reward' or 'choice_only', got 'rewards'"),
         ({"subject_embedding": -1}, "subject_embedding must be an integer >= 0"),
         ({"n_layers": 1.5}, "n_layers must be a positive integer, got 1.5"),
@@ -204,7 +219,12 @@ def test_missed_trials_count_nothing_and_feed_no_choice(fitted, small_data):
     assert fitted.score(small_data) == pytest.approx(float(ll.sum()) / small_data.n_choices)
     # The trial after a missed one differs from a run where that trial was observed.
     observed = cr.simulate(
-        cr.QLearning("rw"), "reversal", n_subjects=6, n_trials=40, n_sessions=2, seed=3,
+        cr.QLearning("rw"),
+        "reversal",
+        n_subjects=6,
+        n_trials=40,
+        n_sessions=2,
+        seed=3,
         params={"alpha": 0.4, "beta": 4.0},
     )
     assert not torch.equal(fitted.logits(observed)[0, 6], fitted.logits(small_data)[0, 6])
@@ -212,7 +232,9 @@ def test_missed_trials_count_nothing_and_feed_no_choice(fitted, small_data):
 
 
 def test_agent_steps_equal_batched_logits(fitted, small_data):
-    assert torch.allclose(agent_logits(fitted, small_data), fitted.logits(small_data).double(), atol=1e-6)
+    assert torch.allclose(
+        agent_logits(fitted, small_data), fitted.logits(small_data).double(), atol=1e-6
+    )
 
 
 def test_reward_oblivious_variant_ignores_rewards(small_data):
@@ -233,10 +255,14 @@ def test_fit_does_not_mutate_data(small_data):
 
 @pytest.mark.parametrize("cell, layers", [("gru", 1), ("lstm", 1), ("rnn", 2), ("lstm", 2)])
 def test_cells_and_layers(small_data, cell, layers):
-    model = GRUModel(hidden_size=1 if layers == 1 else 5, cell=cell, n_layers=layers, training=QUICK)
+    model = GRUModel(
+        hidden_size=1 if layers == 1 else 5, cell=cell, n_layers=layers, training=QUICK
+    )
     model.fit(small_data, progress=False)
     assert torch.isfinite(model.logits(small_data)).all()
-    assert torch.allclose(agent_logits(model, small_data), model.logits(small_data).double(), atol=1e-5)
+    assert torch.allclose(
+        agent_logits(model, small_data), model.logits(small_data).double(), atol=1e-5
+    )
 
 
 def test_wrong_number_of_options(fitted):
@@ -267,6 +293,7 @@ def test_best_seed_and_epoch_kept(small_data):
     assert list(seeds.columns) == ["seed", "best_epoch", "train_nll", "val_nll", "kept"]
     kept = seeds[seeds["kept"]].iloc[0]
     assert kept["val_nll"] == seeds["val_nll"].min() == model.validation_nll_
+    assert (model.history_.groupby("seed").size() < 30).any()  # some seed stopped early
     history = model.history_[model.history_["seed"] == kept["seed"]]
     assert history["val_nll"].min() == pytest.approx(kept["val_nll"])
     # Early stopping: a seed stops `patience` epochs after its best one (or at max_epochs).
@@ -282,9 +309,13 @@ def test_validation_splits(small_data):
     one_session = small_data.select_sessions([0])
     blocks = GRUModel(2, training=QUICK).fit(one_session, progress=False)  # auto -> blocks
     assert blocks.validation_nll_ is not None
-    with pytest.raises(ValueError, match=r"split='sessions' needs two sessions or more per subject"):
+    with pytest.raises(
+        ValueError, match=r"split='sessions' needs two sessions or more per subject"
+    ):
         GRUModel(2, training=TrainingConfig(split="sessions")).fit(one_session, progress=False)
-    none = GRUModel(2, training=TrainingConfig(max_epochs=2, split="none")).fit(one_session, progress=False)
+    none = GRUModel(2, training=TrainingConfig(max_epochs=2, split="none")).fit(
+        one_session, progress=False
+    )
     assert none.validation_nll_ is None and none.history_["val_nll"].isna().all()
     train, test = small_data.split_sessions([1])
     explicit = GRUModel(2, training=QUICK).fit(train, validation=test, progress=False)
@@ -298,14 +329,18 @@ def test_validation_splits(small_data):
 def test_block_validation_is_last_trials(small_data):
     """With split='blocks' the last 20% of every session never enters the training loss."""
     config = TrainingConfig(max_epochs=2, split="blocks", validation_fraction=0.2)
-    model = GRUModel(2, training=config)
-    model.fit(small_data, progress=False)
-    train, val = model._split(small_data, None, config, resolve_device("cpu"))
-    counted_train = train.y >= 0
-    counted_val = val.y >= 0
+    model = GRUModel(2, training=config).fit(small_data, progress=False)
+    full = model._prepare(small_data, torch.device("cpu"))
+    train, val = split_validation(full, small_data.sequences, config)
+    counted_train, counted_val = train.y >= 0, val.y >= 0
     assert not (counted_train & counted_val).any()
-    assert counted_train[:, :32].sum() + counted_val[:, 32:].sum() == small_data.n_choices
-    assert int(train.lengths.max()) == 32
+    assert not counted_train[:, 32:].any() and not counted_val[:, :32].any()
+    assert int(counted_train.sum() + counted_val.sum()) == small_data.n_choices
+    assert int(train.lengths.max()) == 32  # training never runs past the training trials
+    # 'sessions': the last session of every subject is held out.
+    train, val = split_validation(full, small_data.sequences, TrainingConfig(split="sessions"))
+    assert train.x.shape[0] == val.x.shape[0] == 6
+    assert torch.equal(val.x, full.x[1::2])
 
 
 # ---------------------------------------------------------------------- embeddings, feedback
@@ -324,7 +359,9 @@ def test_subject_embedding_and_unseen_subjects(small_data):
     assert params["source_subject"].tolist() == [0, 1, 2, 3, 4, 5, 0, 1]
     _, chosen = model.agent(3, params=[5, "nobody"])
     assert chosen["source_subject"].tolist() == [5, "nobody", 5]
-    assert torch.allclose(agent_logits(model, small_data), model.logits(small_data).double(), atol=1e-6)
+    assert torch.allclose(
+        agent_logits(model, small_data), model.logits(small_data).double(), atol=1e-6
+    )
     sim = cr.simulate(model, "reversal", n_subjects=4, n_trials=10, seed=1)
     assert sim.params["source_subject"].tolist() == [0, 1, 2, 3]
     with pytest.raises(ValueError, match="has no per-subject parameters"):
@@ -336,27 +373,50 @@ def test_full_feedback_outcomes_are_inputs():
     from dataclasses import replace
 
     full_task = replace(full_task, feedback="full")
-    data = cr.simulate(cr.QLearning("rw"), full_task, n_subjects=4, n_trials=30, seed=0,
-                       params={"alpha": 0.3, "beta": 3.0})
+    data = cr.simulate(
+        cr.QLearning("rw"),
+        full_task,
+        n_subjects=4,
+        n_trials=30,
+        seed=0,
+        params={"alpha": 0.3, "beta": 3.0},
+    )
     assert data.has_outcomes
     model = GRUModel(3, training=QUICK).fit(data, progress=False)
     assert model.uses_outcomes_ and model.network_.rnn.input_size == 8
     frame = data.to_frame()
     frame["outcome_1"] = 1.0 - frame["outcome_1"]
-    changed = cr.ChoiceData.from_frame(frame, n_options=2, session="session", trial="trial",
-                                       outcomes=["outcome_0", "outcome_1"])
+    changed = cr.ChoiceData.from_frame(
+        frame, n_options=2, session="session", trial="trial", outcomes=["outcome_0", "outcome_1"]
+    )
     assert not torch.equal(model.logits(data), model.logits(changed))
     assert torch.allclose(agent_logits(model, data), model.logits(data).double(), atol=1e-6)
-    partial = cr.simulate(cr.QLearning("rw"), "reversal", n_subjects=2, n_trials=5, seed=0,
-                          params={"alpha": 0.3, "beta": 3.0})
+    partial = cr.simulate(
+        cr.QLearning("rw"),
+        "reversal",
+        n_subjects=2,
+        n_trials=5,
+        seed=0,
+        params={"alpha": 0.3, "beta": 3.0},
+    )
     with pytest.raises(ValueError, match="fitted on full-feedback data"):
         model.logits(partial)
-    assert not GRUModel(3, inputs="choice_only", training=QUICK).fit(data, progress=False).uses_outcomes_
+    assert (
+        not GRUModel(3, inputs="choice_only", training=QUICK)
+        .fit(data, progress=False)
+        .uses_outcomes_
+    )
 
 
 def test_reward_scale_from_data():
-    data = cr.simulate(cr.QLearning("rw"), "restless_four_armed", n_subjects=3, n_trials=30, seed=0,
-                       params={"alpha": 0.3, "beta": 0.1})
+    data = cr.simulate(
+        cr.QLearning("rw"),
+        "restless_four_armed",
+        n_subjects=3,
+        n_trials=30,
+        seed=0,
+        params={"alpha": 0.3, "beta": 0.1},
+    )
     model = GRUModel(2, training=QUICK).fit(data, progress=False)
     assert model.reward_scale_ == data.to_frame()["reward"].abs().max()
     assert torch.isfinite(model.logits(data)).all()
@@ -385,16 +445,18 @@ def test_save_load_round_trip_exact(small_data, tmp_path, cell, embedding):
     assert loaded.get_params() == model.get_params()
     assert loaded.subjects_ == model.subjects_
     assert torch.equal(loaded.logits(small_data), model.logits(small_data))
-    pd.testing.assert_frame_equal(loaded.trial_log_likelihood(small_data),
-                                  model.trial_log_likelihood(small_data))
+    pd.testing.assert_frame_equal(
+        loaded.trial_log_likelihood(small_data), model.trial_log_likelihood(small_data)
+    )
     # Weights are a plain state dict, readable with weights-only semantics.
     state = torch.load(folder / "weights.pt", weights_only=True)
     assert set(state) == set(model.network_.state_dict())
 
 
 def test_save_string_subjects_and_load_errors(tmp_path):
-    frame = pd.DataFrame({"subject": ["a"] * 6 + ["b"] * 6, "choice": [0, 1] * 6,
-                          "reward": [1.0, 0.0] * 6})
+    frame = pd.DataFrame(
+        {"subject": ["a"] * 6 + ["b"] * 6, "choice": [0, 1] * 6, "reward": [1.0, 0.0] * 6}
+    )
     data = cr.ChoiceData.from_frame(frame, n_options=2)
     model = GRUModel(2, training=QUICK).fit(data, progress=False)
     loaded = GRUModel.load(model.save(tmp_path / "m"))
@@ -454,12 +516,26 @@ FAST = TrainingConfig(lr=0.03, batch_size=32, max_epochs=200, patience=10)
 def test_recovers_q_learning_likelihood():
     """100 subjects x 300 trials of a Q-learner: held-out NLL within 3% of the generating model."""
     truth = cr.QLearning("rw")
-    data = cr.simulate(truth, "reversal", n_subjects=100, n_trials=300, n_sessions=2, seed=1,
-                       params={"alpha": 0.3, "beta": 3.0})
+    data = cr.simulate(
+        truth,
+        "reversal",
+        n_subjects=100,
+        n_trials=300,
+        n_sessions=2,
+        seed=1,
+        params={"alpha": 0.3, "beta": 3.0},
+    )
     train, test = data.split_sessions([1])
-    generating_nll = -float(truth.logits(test, params=data.params).log_softmax(-1)
-                            .gather(-1, test.tensors().choices.clamp(min=0).unsqueeze(-1))
-                            .squeeze(-1)[test.tensors().mask].sum()) / test.n_choices
+    generating_nll = (
+        -float(
+            truth.logits(test, params=data.params)
+            .log_softmax(-1)
+            .gather(-1, test.tensors().choices.clamp(min=0).unsqueeze(-1))
+            .squeeze(-1)[test.tensors().mask]
+            .sum()
+        )
+        / test.n_choices
+    )
     model = GRUModel(hidden_size=8, training=FAST).fit(train, seed=0, progress=False)
     gru_nll = -model.score(test)
     assert gru_nll < 1.03 * generating_nll, (gru_nll, generating_nll)
@@ -469,12 +545,15 @@ def test_recovers_q_learning_likelihood():
 def test_beats_q_learning_on_two_loss_switcher():
     """An agent no Q-learning preset expresses: the GRU's held-out NLL beats every fitted preset."""
     n = 100
-    data = cr.simulate(TwoLossSwitcher(n), "reversal", n_subjects=n, n_trials=300, n_sessions=2,
-                       seed=2)
+    data = cr.simulate(
+        TwoLossSwitcher(n), "reversal", n_subjects=n, n_trials=300, n_sessions=2, seed=2
+    )
     train, test = data.split_sessions([1])
     model = GRUModel(hidden_size=8, training=FAST).fit(train, seed=0, progress=False)
     gru_nll = -model.score(test)
-    q_nll = {p: -cr.QLearning(p).fit(train, n_restarts=2, progress=False).score(test) for p in cr.PRESETS}
+    q_nll = {
+        p: -cr.QLearning(p).fit(train, n_restarts=2, progress=False).score(test) for p in cr.PRESETS
+    }
     best = min(q_nll, key=q_nll.get)
     assert gru_nll < q_nll[best], (gru_nll, q_nll)
     # The rule is learned, not approximated: close to the best possible NLL (epsilon = 0.1).

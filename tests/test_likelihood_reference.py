@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from reference_models import kalman_loglik, q_learning_loglik, wsls_loglik
+from synthetic import random_choice_frame
 
 import choicernn as cr
 from choicernn.models.qlearning import PRESETS
-from synthetic import random_choice_frame
-
-from reference_models import kalman_loglik, q_learning_loglik, wsls_loglik
 
 
 def _random_params(model, k, subjects, rng):
@@ -18,7 +17,9 @@ def _random_params(model, k, subjects, rng):
         out[s] = {}
         for p in model.parameters(k):
             lo, hi, _ = p.init
-            out[s][p.name] = float(rng.uniform(lo, hi)) if p.name != "beta" else float(rng.uniform(0.5, 8))
+            out[s][p.name] = (
+                float(rng.uniform(lo, hi)) if p.name != "beta" else float(rng.uniform(0.5, 8))
+            )
     return out
 
 
@@ -46,9 +47,16 @@ def test_q_learning_matches_reference(preset, k, q0, rng):
     params = _random_params(model, k, data.subjects, rng)
     c = PRESETS[preset]
     ref = q_learning_loglik(
-        data.to_frame(), k, params, dual=c.dual_alpha, forgetting=c.forgetting,
-        persev=c.perseveration, choice_kernel=c.choice_kernel,
-        reward_sensitivity=c.reward_sensitivity, side_bias=c.side_bias, q0=q0,
+        data.to_frame(),
+        k,
+        params,
+        dual=c.dual_alpha,
+        forgetting=c.forgetting,
+        persev=c.perseveration,
+        choice_kernel=c.choice_kernel,
+        reward_sensitivity=c.reward_sensitivity,
+        side_bias=c.side_bias,
+        q0=q0,
     )
     _compare(model, data, params, ref)
 
@@ -84,6 +92,8 @@ def test_rw_three_trials_by_hand():
     frame = pd.DataFrame({"subject": [1, 1, 1], "choice": [0, 1, 0], "reward": [1.0, 0.0, 1.0]})
     data = cr.ChoiceData.from_frame(frame, n_options=2)
     model = cr.QLearning("rw")
-    ll = model.log_likelihood_tensor(data, params=pd.DataFrame({"subject": [1], "alpha": [0.5], "beta": [2.0]}))
+    ll = model.log_likelihood_tensor(
+        data, params=pd.DataFrame({"subject": [1], "alpha": [0.5], "beta": [2.0]})
+    )
     expected = [np.log(0.5), np.log(1 / (1 + np.exp(1.0))), np.log(1 / (1 + np.exp(-1.0)))]
     np.testing.assert_allclose(ll[0].numpy(), expected, atol=1e-12)

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from synthetic import random_choice_frame
 
 import choicernn as cr
 from choicernn.models.qlearning import PRESETS
-from synthetic import random_choice_frame
 
 MODELS = [cr.QLearning(p) for p in sorted(PRESETS)] + [cr.WSLS(), cr.Bias(), cr.KalmanFilter()]
 IDS = [m.name for m in MODELS]
@@ -33,7 +33,9 @@ def _params(model, data, rng, extreme=None):
 
 @pytest.fixture
 def data3(rng):
-    return cr.ChoiceData.from_frame(random_choice_frame(rng, k=3), n_options=3, session="session", trial="trial")
+    return cr.ChoiceData.from_frame(
+        random_choice_frame(rng, k=3), n_options=3, session="session", trial="trial"
+    )
 
 
 @pytest.mark.parametrize("model", MODELS, ids=IDS)
@@ -85,7 +87,11 @@ def test_agent_steps_equal_batched_pass(model, data3, rng):
         expected = torch.softmax(logits[:, t], -1).numpy()
         valid = (t < batch.lengths).numpy()
         np.testing.assert_allclose(agent.probabilities()[valid], expected[valid], atol=1e-10)
-        agent.update(batch.choices[:, t].numpy(), batch.rewards[:, t].numpy(), np.zeros((batch.n_sequences, 3)))
+        agent.update(
+            batch.choices[:, t].numpy(),
+            batch.rewards[:, t].numpy(),
+            np.zeros((batch.n_sequences, 3)),
+        )
 
 
 @pytest.mark.parametrize("model", MODELS, ids=IDS)
@@ -95,7 +101,9 @@ def test_masked_trials_contribute_nothing(model, data3, rng):
     ll = model.log_likelihood_tensor(data3, params=params)
     assert (ll[~data3.tensors().mask] == 0).all()
     frame = data3.to_frame()
-    dropped = cr.ChoiceData.from_frame(frame[frame["choice"].notna()], n_options=3, session="session", trial="trial")
+    dropped = cr.ChoiceData.from_frame(
+        frame[frame["choice"].notna()], n_options=3, session="session", trial="trial"
+    )
     ll_dropped = model.log_likelihood_tensor(dropped, params=params)
     assert float(ll.sum()) == pytest.approx(float(ll_dropped.sum()), abs=1e-9)
 
@@ -107,12 +115,24 @@ def test_fit_returns_self_and_leaves_data_alone(model, data3):
     pd.testing.assert_frame_equal(before, data3.to_frame())
     assert isinstance(fitted, type(model))
     assert list(fitted.params_.columns) == ["subject"] + [p.name for p in model.parameters(3)]
-    expected = {"subject", "model", "nll", "n_trials", "n_params", "aic", "bic", "converged", "n_iter"}
+    expected = {
+        "subject",
+        "model",
+        "nll",
+        "n_trials",
+        "n_params",
+        "aic",
+        "bic",
+        "converged",
+        "n_iter",
+    }
     assert expected <= set(fitted.results_.columns)
     assert np.isfinite(fitted.results_["nll"]).all()
     # the reported NLL is the model's own likelihood at the fitted parameters
     ll = fitted.subject_log_likelihood(data3)
-    np.testing.assert_allclose(-ll["log_lik"].to_numpy(), fitted.results_["nll"].to_numpy(), atol=1e-8)
+    np.testing.assert_allclose(
+        -ll["log_lik"].to_numpy(), fitted.results_["nll"].to_numpy(), atol=1e-8
+    )
 
 
 @pytest.mark.parametrize("model", MODELS, ids=IDS)
@@ -140,12 +160,19 @@ def test_reward_raises_value_of_chosen_option():
     """After a reward on option 1 the probability of option 1 rises (rw, alpha, beta > 0)."""
     frame = pd.DataFrame({"subject": [0, 0], "choice": [1, 1], "reward": [1.0, 1.0]})
     data = cr.ChoiceData.from_frame(frame, n_options=2)
-    p = torch.softmax(cr.QLearning("rw").logits(data, params=pd.DataFrame({"subject": [0], "alpha": [0.3], "beta": [3.0]})), -1)
+    p = torch.softmax(
+        cr.QLearning("rw").logits(
+            data, params=pd.DataFrame({"subject": [0], "alpha": [0.3], "beta": [3.0]})
+        ),
+        -1,
+    )
     assert p[0, 1, 1] > p[0, 0, 1]
 
 
 def test_softmax_finite_with_huge_values():
     frame = pd.DataFrame({"subject": [0] * 3, "choice": [0, 1, 0], "reward": [1e6, -1e6, 1e6]})
     data = cr.ChoiceData.from_frame(frame, n_options=2)
-    ll = cr.QLearning("rw").log_likelihood_tensor(data, params=pd.DataFrame({"subject": [0], "alpha": [0.9], "beta": [49.0]}))
+    ll = cr.QLearning("rw").log_likelihood_tensor(
+        data, params=pd.DataFrame({"subject": [0], "alpha": [0.9], "beta": [49.0]})
+    )
     assert torch.isfinite(ll).all()

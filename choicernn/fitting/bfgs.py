@@ -71,7 +71,9 @@ def minimize_batched(
     n_iter = torch.zeros(n, dtype=torch.long, device=dev)
     bad = ~torch.isfinite(f) | ~torch.isfinite(g).all(1)
     if bad.any():
-        raise FloatingPointError(f"objective is not finite at the start for problems {all_idx[bad][:5].tolist()}")
+        raise FloatingPointError(
+            f"objective is not finite at the start for problems {all_idx[bad][:5].tolist()}"
+        )
     for it in range(max_iter):
         active = all_idx[~converged]
         if active.numel() == 0:
@@ -98,8 +100,11 @@ def minimize_batched(
             trial_x = torch.where(todo.unsqueeze(1), candidate, x_new)
             ft, gt = objective(trial_x, active)
             ft, gt = ft.detach(), gt.detach()
-            ok = todo & torch.isfinite(ft) & torch.isfinite(gt).all(1) & (
-                ft <= fa + 1e-4 * step * slope
+            ok = (
+                todo
+                & torch.isfinite(ft)
+                & torch.isfinite(gt).all(1)
+                & (ft <= fa + 1e-4 * step * slope)
             )
             f_new[ok], g_new[ok], x_new[ok] = ft[ok], gt[ok], trial_x[ok]
             accepted |= ok

@@ -59,7 +59,9 @@ class BatchedObjective:
     def nll(self, x_working: torch.Tensor) -> torch.Tensor:
         """Summed NLL of every working-set problem at ``x_working`` (n_working, P)."""
         theta = {k: v[self._local].unsqueeze(-1) for k, v in self.values(x_working).items()}
-        per_seq = sequence_nll(self.model._forward(theta, self._prep), self._prep["onehot"], self._prep["mask"])
+        per_seq = sequence_nll(
+            self.model._forward(theta, self._prep), self._prep["onehot"], self._prep["mask"]
+        )
         out = torch.zeros(x_working.shape[0], dtype=per_seq.dtype, device=per_seq.device)
         return out.index_add(0, self._local, per_seq)
 

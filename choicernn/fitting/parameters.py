@@ -80,23 +80,32 @@ def _f64(value: float) -> torch.Tensor:
 
 def rate(name: str, description: str, default: float = 0.3) -> Parameter:
     """A rate in (0, 1) with a Beta(1.1, 1.1) prior."""
-    return Parameter(name, 0.0, 1.0, D.Beta(_f64(1.1), _f64(1.1)),
-                     (0.05, 0.95, "linear"), description, default)
+    return Parameter(
+        name, 0.0, 1.0, D.Beta(_f64(1.1), _f64(1.1)), (0.05, 0.95, "linear"), description, default
+    )
 
 
 def inverse_temperature(name: str, description: str, default: float = 3.0) -> Parameter:
     """A positive weight in (0, 50) with a Gamma(shape 2, scale 3) prior."""
-    return Parameter(name, 0.0, 50.0, D.Gamma(_f64(2.0), _f64(1 / 3)),
-                     (0.3, 15.0, "log"), description, default)
+    return Parameter(
+        name, 0.0, 50.0, D.Gamma(_f64(2.0), _f64(1 / 3)), (0.3, 15.0, "log"), description, default
+    )
 
 
 def weight(name: str, description: str, default: float = 0.0) -> Parameter:
     """A signed weight in (-10, 10) with a Normal(0, 2) prior."""
-    return Parameter(name, -10.0, 10.0, D.Normal(_f64(0.0), _f64(2.0)),
-                     (-1.0, 1.0, "linear"), description, default)
+    return Parameter(
+        name,
+        -10.0,
+        10.0,
+        D.Normal(_f64(0.0), _f64(2.0)),
+        (-1.0, 1.0, "linear"),
+        description,
+        default,
+    )
 
 
-def parameter_table(parameters: list[Parameter]) -> "pd.DataFrame":  # noqa: F821
+def parameter_table(parameters: list[Parameter]) -> pd.DataFrame:  # noqa: F821
     """A DataFrame documenting ``parameters``: name, lower, upper, prior, description."""
     import pandas as pd
 

@@ -75,8 +75,26 @@ class ChoiceModel(ABC):
         """Choice logits, shape (n_sequences, n_trials, n_options), detached, on the CPU."""
 
     @abstractmethod
-    def agent(self, n_agents: int, *, seed: Any = None, params: Any = None) -> tuple[Agent, pd.DataFrame | None]:
+    def agent(
+        self, n_agents: int, *, seed: Any = None, params: Any = None
+    ) -> tuple[Agent, pd.DataFrame | None]:
         """An agent for ``n_agents`` simulated subjects and the table of their parameters."""
+
+    # ------------------------------------------------------------------ scikit-learn manners
+    def get_params(self) -> dict[str, Any]:
+        """Constructor arguments, read from the attributes of the same names."""
+        import inspect
+
+        sig = inspect.signature(type(self).__init__)
+        return {n: getattr(self, n) for n in sig.parameters if n not in ("self", "args", "kwargs")}
+
+    def clone(self) -> ChoiceModel:
+        """An unfitted copy with the same constructor arguments."""
+        return type(self)(**self.get_params())
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
 
     # ------------------------------------------------------------------ derived, shared
     def _check_options(self, data: ChoiceData) -> None:
@@ -133,7 +151,9 @@ class ChoiceModel(ABC):
     def subject_log_likelihood(self, data: ChoiceData) -> pd.DataFrame:
         """Per subject: ``subject, log_lik, n_choices, nll_per_choice``."""
         ll = self.trial_log_likelihood(data)
-        out = ll.groupby("subject", sort=False).agg(log_lik=("log_lik", "sum"), n_choices=("log_lik", "size"))
+        out = ll.groupby("subject", sort=False).agg(
+            log_lik=("log_lik", "sum"), n_choices=("log_lik", "size")
+        )
         out["nll_per_choice"] = -out["log_lik"] / out["n_choices"]
         return out.reset_index()
 

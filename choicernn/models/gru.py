@@ -10,113 +10,31 @@ The network and its inputs are described in :mod:`choicernn.models.rnn_network`.
 from __future__ import annotations
 
 import json
-import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from ..data import ChoiceData
 from .base import ChoiceModel, NotFittedError, resolve_device
 from .parametric import show_progress
-from .rnn_network import CELLS, CellType, ChoiceRNN, InputKind, RNNAgent, n_features, sequence_inputs
+from .rnn_network import (
+    CELLS,
+    CellType,
+    ChoiceRNN,
+    InputKind,
+    RNNAgent,
+    n_features,
+    sequence_inputs,
+)
+from .rnn_training import Prepared, TrainingConfig, split_validation, train_network
 
-SplitKind = Literal["auto", "sessions", "blocks", "none"]
 _FORMAT = "choicernn.GRUModel"
 _FORMAT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    """How a :class:`GRUModel` is trained.
-
-    Parameters
-    ----------
-    lr : float
-        Adam learning rate.
-    weight_decay : float
-        Decoupled weight decay (AdamW) on all weights.
-    max_epochs : int
-        Most passes over the training sequences per seed.
-    patience : int
-        Stop a seed when the validation NLL has not improved for this many epochs; the weights
-        of its best epoch are restored.
-    batch_size : int or None
-        Sequences (subject-sessions) per optimisation step; None: all at once.
-    clip : float or None
-        Largest gradient norm (clipped before each step); None: no clipping.
-    n_seeds : int
-        Independent initialisations; the one with the best validation NLL is kept.
-    split : {"auto", "sessions", "blocks", "none"}
-        Automatic validation split when ``fit`` gets no ``validation`` data. ``"sessions"``
-        holds out the last sessions of every subject (the last ``validation_fraction`` of them,
-        at least one; every subject needs two sessions or more); ``"blocks"`` holds out the last
-        ``validation_fraction`` of the trials of every session (the network still reads the
-        trials before them); ``"auto"`` uses sessions when every subject has several, else
-        blocks; ``"none"`` trains for ``max_epochs`` and ranks seeds by training NLL.
-    validation_fraction : float
-        Share of sessions or trials held out, in (0, 1).
-    """
-
-    lr: float = 0.01
-    weight_decay: float = 1e-4
-    max_epochs: int = 200
-    patience: int = 10
-    batch_size: int | None = 32
-    clip: float | None = 1.0
-    n_seeds: int = 1
-    split: SplitKind = "auto"
-    validation_fraction: float = 0.2
-
-    def __post_init__(self) -> None:
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}; try 0.01")
-        if not self.weight_decay >= 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        for name in ("max_epochs", "patience", "n_seeds"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.batch_size is not None and (
-            not isinstance(self.batch_size, int) or self.batch_size < 1
-        ):
-            raise ValueError(
-                f"batch_size must be a positive integer (sequences per step) or None for all "
-                f"sequences at once, got {self.batch_size!r}"
-            )
-        if self.clip is not None and not self.clip > 0:
-            raise ValueError(f"clip must be a positive gradient norm or None, got {self.clip!r}")
-        if self.split not in ("auto", "sessions", "blocks", "none"):
-            raise ValueError(
-                f"split must be 'auto', 'sessions', 'blocks' or 'none', got {self.split!r}"
-            )
-        if not 0 < self.validation_fraction < 1:
-            raise ValueError(
-                f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}; "
-                f"0.2 holds out a fifth of the sessions or trials"
-            )
-
-
-@dataclass
-class _Prepared:
-    """Training tensors: inputs, targets (-1: not counted), subject rows, lengths to run."""
-
-    x: torch.Tensor
-    y: torch.Tensor
-    subject: torch.Tensor
-    lengths: torch.Tensor
-    n_choices: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.n_choices = int((self.y >= 0).sum())
-
-    def take(self, rows: torch.Tensor) -> _Prepared:
-        return _Prepared(self.x[rows], self.y[rows], self.subject[rows], self.lengths[rows])
 
 
 class GRUModel(ChoiceModel):
@@ -236,7 +154,7 @@ class GRUModel(ChoiceModel):
             )
 
     # ------------------------------------------------------------------ data to tensors
-    def _prepare(self, data: ChoiceData, dev: torch.device) -> _Prepared:
+    def _prepare(self, data: ChoiceData, dev: torch.device) -> Prepared:
         """Inputs and targets of every sequence of ``data`` for the fitted network."""
         if self.uses_outcomes_ and not data.has_outcomes:
             raise ValueError(
@@ -248,7 +166,7 @@ class GRUModel(ChoiceModel):
         rows = {s: i for i, s in enumerate(self.subjects_)}
         index = [rows.get(s, -1) for s in data.sequences["subject"]]
         subject = torch.tensor(index, dtype=torch.long, device=dev)
-        return _Prepared(x, batch.choices, subject, batch.lengths.clone())
+        return Prepared(x, batch.choices, subject, batch.lengths.clone())
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -288,78 +206,32 @@ class GRUModel(ChoiceModel):
             )
         cfg = self.config
         dev = resolve_device(self.device)
-        observed = data.to_frame()["reward"][data.to_frame()["choice"].notna()]
-        scale = float(np.abs(observed.to_numpy(dtype=float)).max()) if len(observed) else 0.0
+        batch = data.tensors()
+        scale = float(batch.rewards[batch.mask].abs().max()) if data.n_choices else 0.0
         self.n_options_ = data.n_options
         self.subjects_ = list(data.subjects)
         self.reward_scale_ = scale if scale > 0 else 1.0
         self.uses_outcomes_ = bool(data.has_outcomes and self.inputs == "reward")
-        train, val = self._split(data, validation, cfg, dev)
-        if train.n_choices == 0:
-            raise ValueError("no observed choices left to train on after the validation split")
-        root = np.random.SeedSequence(seed)
-        run_seeds = [int(s.generate_state(1, np.uint64)[0] >> np.uint64(1)) for s in root.spawn(cfg.n_seeds)]
-        bar = tqdm(
-            total=cfg.n_seeds * cfg.max_epochs,
-            desc=f"fit {self.name}",
-            disable=not show_progress(progress),
-            leave=False,
-        )
-        runs, history = [], []
-        try:
-            for i, run_seed in enumerate(run_seeds):
-                runs.append(self._train_one(i, run_seed, train, val, cfg, dev, bar, history))
-        finally:
-            bar.close()
-        best = int(np.argmin([r["score"] for r in runs]))
-        self.network_ = runs[best]["network"].eval()
-        self.history_ = pd.DataFrame(history, columns=["seed", "epoch", "train_nll", "val_nll"])
-        self.seeds_ = pd.DataFrame(
-            {
-                "seed": range(cfg.n_seeds),
-                "best_epoch": [r["best_epoch"] for r in runs],
-                "train_nll": [r["train_nll"] for r in runs],
-                "val_nll": [r["val_nll"] for r in runs],
-                "kept": [i == best for i in range(cfg.n_seeds)],
-            }
-        )
-        self.validation_nll_ = runs[best]["val_nll"]
-        return self
-
-    def _split(self, data, validation, cfg, dev) -> tuple[_Prepared, _Prepared | None]:
-        """Training and validation tensors (validation None with ``split="none"``)."""
         full = self._prepare(data, dev)
         if validation is not None:
-            return full, self._prepare(validation, dev)
-        split = cfg.split
-        seqs = data.sequences
-        n_sessions = seqs.groupby("subject", sort=False)["session"].transform("size").to_numpy()
-        if split == "auto":
-            split = "sessions" if (n_sessions >= 2).all() else "blocks"
-        if split == "none":
-            return full, None
-        if split == "sessions":
-            single = seqs.loc[n_sessions < 2, "subject"].tolist()
-            if single:
-                raise ValueError(
-                    f"split='sessions' needs two sessions or more per subject; subjects "
-                    f"{single[:5]} have one. Use split='blocks' or pass validation=."
-                )
-            order = seqs.groupby("subject", sort=False).cumcount().to_numpy()
-            n_val = np.clip(np.round(n_sessions * cfg.validation_fraction), 1, n_sessions - 1)
-            held = torch.as_tensor(order >= n_sessions - n_val, device=dev)
-            rows = torch.arange(len(seqs), device=dev)
-            return full.take(rows[~held]), full.take(rows[held])
-        # Trial blocks: the last fraction of every sequence is validation; inputs stay whole.
-        n_t = full.y.shape[1]
-        start = torch.floor(full.lengths * (1 - cfg.validation_fraction)).long().clamp(min=1)
-        late = torch.arange(n_t, device=dev).unsqueeze(0) >= start.unsqueeze(1)
-        none = torch.full_like(full.y, -1)
-        train = _Prepared(full.x, torch.where(late, none, full.y), full.subject, start)
-        val = _Prepared(full.x, torch.where(late, full.y, none), full.subject, full.lengths)
-        if val.n_choices == 0:
-            raise ValueError("the held-out trial blocks contain no observed choice")
-        return train, val
+            train, val = full, self._prepare(validation, dev)
+        else:
+            train, val = split_validation(full, data.sequences, cfg)
+        result = train_network(
+            lambda: self._new_network(len(self.subjects_)),
+            train,
+            val,
+            cfg,
+            seed,
+            dev,
+            show_progress(progress),
+            label=f"fit {self.name}",
+        )
+        self.network_ = result.network
+        self.history_ = result.history
+        self.seeds_ = result.seeds
+        self.validation_nll_ = result.validation_nll
+        return self
 
     def _new_network(self, n_subjects: int) -> ChoiceRNN:
         n_in = n_features(self.n_options_, self.inputs, self.uses_outcomes_)
@@ -372,48 +244,6 @@ class GRUModel(ChoiceModel):
             n_subjects,
             self.subject_embedding,
         )
-
-    def _train_one(self, index, run_seed, train, val, cfg, dev, bar, history) -> dict[str, Any]:
-        """Train one seed with early stopping; returns its best network and scores."""
-        devices = [dev] if dev.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(run_seed)
-            net = self._new_network(len(self.subjects_)).to(dev)
-        gen = torch.Generator().manual_seed(run_seed)
-        opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        n_seq = train.x.shape[0]
-        batch_size = cfg.batch_size or n_seq
-        best = {"score": math.inf, "best_epoch": 0, "train_nll": math.nan, "val_nll": None}
-        best_state, wait = None, 0
-        for epoch in range(cfg.max_epochs):
-            net.train()
-            total = torch.zeros((), device=dev)
-            for rows in torch.randperm(n_seq, generator=gen).to(dev).split(batch_size):
-                total += _train_step(net, opt, train, rows, cfg.clip)
-            train_nll = float(total) / train.n_choices
-            val_nll = None if val is None else _evaluate(net, val)
-            history.append((index, epoch, train_nll, val_nll))
-            bar.update(1)
-            bar.set_postfix(seed=index, train=f"{train_nll:.4f}",
-                            val="-" if val_nll is None else f"{val_nll:.4f}", refresh=False)
-            score = train_nll if val_nll is None else val_nll
-            if score < best["score"]:
-                best = {"score": score, "best_epoch": epoch, "train_nll": train_nll, "val_nll": val_nll}
-                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                wait = 0
-            elif val is not None:
-                wait += 1
-                if wait >= cfg.patience:
-                    bar.update(cfg.max_epochs - epoch - 1)
-                    break
-        if not math.isfinite(best["score"]):
-            raise FloatingPointError(
-                f"{self.name}: training diverged (NLL {score}) for seed {index}; lower lr "
-                f"(now {cfg.lr}) or set clip"
-            )
-        net.load_state_dict(best_state)
-        best["network"] = net
-        return best
 
     # ------------------------------------------------------------------ prediction
     def logits(self, data: ChoiceData) -> torch.Tensor:
@@ -466,7 +296,9 @@ class GRUModel(ChoiceModel):
         """
         self._check_fitted()
         if n_options is not None and n_options != self.n_options_:
-            raise ValueError(f"{self.name} was fitted with n_options={self.n_options_}, got {n_options}")
+            raise ValueError(
+                f"{self.name} was fitted with n_options={self.n_options_}, got {n_options}"
+            )
         if not isinstance(n_agents, int | np.integer) or n_agents < 1:
             raise ValueError(f"n_agents must be a positive integer, got {n_agents!r}")
         index, table = None, None
@@ -474,7 +306,11 @@ class GRUModel(ChoiceModel):
             if params is None:
                 sources = [self.subjects_[i % len(self.subjects_)] for i in range(n_agents)]
             else:
-                labels = list(params["source_subject"]) if isinstance(params, pd.DataFrame) else list(params)
+                labels = (
+                    list(params["source_subject"])
+                    if isinstance(params, pd.DataFrame)
+                    else list(params)
+                )
                 if not labels:
                     raise ValueError("params gives no source subject")
                 sources = [labels[i % len(labels)] for i in range(n_agents)]
@@ -482,12 +318,21 @@ class GRUModel(ChoiceModel):
             index = torch.tensor([rows.get(s, -1) for s in sources], dtype=torch.long)
             table = pd.DataFrame({"source_subject": sources})
         elif params is not None:
-            raise ValueError(f"{self.name} has no per-subject parameters (subject_embedding=0); "
-                             f"params must be None")
+            raise ValueError(
+                f"{self.name} has no per-subject parameters (subject_embedding=0); "
+                f"params must be None"
+            )
         net = self._new_network(len(self.subjects_))
         net.load_state_dict({k: v.cpu() for k, v in self.network_.state_dict().items()})
-        agent = RNNAgent(net.eval(), self.n_options_, self.inputs, self.uses_outcomes_,
-                         self.reward_scale_, index, int(n_agents))
+        agent = RNNAgent(
+            net.eval(),
+            self.n_options_,
+            self.inputs,
+            self.uses_outcomes_,
+            self.reward_scale_,
+            index,
+            int(n_agents),
+        )
         return agent, table
 
     # ------------------------------------------------------------------ save / load
@@ -533,10 +378,14 @@ class GRUModel(ChoiceModel):
         """
         folder = Path(path)
         if not (folder / "config.json").is_file() or not (folder / "weights.pt").is_file():
-            raise FileNotFoundError(f"{folder} does not hold config.json and weights.pt written by GRUModel.save")
+            raise FileNotFoundError(
+                f"{folder} does not hold config.json and weights.pt written by GRUModel.save"
+            )
         config = json.loads((folder / "config.json").read_text())
         if config.get("format") != _FORMAT or config.get("version") != _FORMAT_VERSION:
-            raise ValueError(f"{folder / 'config.json'} is not a GRUModel config of version {_FORMAT_VERSION}")
+            raise ValueError(
+                f"{folder / 'config.json'} is not a GRUModel config of version {_FORMAT_VERSION}"
+            )
         params = dict(config["params"])
         if params["training"] is not None:
             params["training"] = TrainingConfig(**params["training"])
@@ -557,36 +406,3 @@ class GRUModel(ChoiceModel):
         if history.is_file():
             model.history_ = pd.read_csv(history)
         return model
-
-
-def _train_step(net, opt, data: _Prepared, rows: torch.Tensor, clip: float | None) -> torch.Tensor:
-    """One Adam step on the sequences ``rows``; returns their summed NLL (detached)."""
-    n_t = int(data.lengths[rows].max())
-    y = data.y[rows, :n_t]
-    logits, _ = net(data.x[rows, :n_t], data.subject[rows])
-    nll = torch.nn.functional.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-1, reduction="sum"
-    )
-    count = (y >= 0).sum().clamp(min=1)
-    opt.zero_grad(set_to_none=True)
-    (nll / count).backward()
-    if clip is not None:
-        torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
-    opt.step()
-    return nll.detach()
-
-
-def _evaluate(net: ChoiceRNN, data: _Prepared, chunk: int = 1024) -> float:
-    """NLL per counted choice of ``data``."""
-    net.eval()
-    total = 0.0
-    with torch.no_grad():
-        for rows in torch.arange(data.x.shape[0], device=data.x.device).split(chunk):
-            n_t = int(data.lengths[rows].max())
-            logits, _ = net(data.x[rows, :n_t], data.subject[rows])
-            y = data.y[rows, :n_t]
-            total += float(torch.nn.functional.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-1, reduction="sum"
-            ))
-    net.train()
-    return total / max(data.n_choices, 1)

@@ -55,7 +55,9 @@ class WSLS(ParametricModel):
         self.name = name
 
     def parameters(self, n_options: int) -> list[Parameter]:
-        return [rate("epsilon", "probability of choosing at random instead of win-stay-lose-shift", 0.2)]
+        return [
+            rate("epsilon", "probability of choosing at random instead of win-stay-lose-shift", 0.2)
+        ]
 
     def _prepare(self, batch):
         prep = super()._prepare(batch)
@@ -64,7 +66,9 @@ class WSLS(ParametricModel):
 
     def _forward(self, theta, prep):
         k = prep["onehot"].shape[-1]
-        return _wsls_logits(theta["epsilon"].unsqueeze(0), prep["prev"], prep["win"], prep["seen"], k)
+        return _wsls_logits(
+            theta["epsilon"].unsqueeze(0), prep["prev"], prep["win"], prep["seen"], k
+        )
 
     def _make_agent(self, theta, n_options):
         return _LastTrialAgent(self, theta, n_options)
@@ -92,7 +96,9 @@ class _LastTrialAgent:
         c = torch.as_tensor(np.asarray(choices), dtype=torch.long)
         valid = (c >= 0).unsqueeze(-1)
         onehot = torch.nn.functional.one_hot(c.clamp(min=0), self.n_options).to(torch.float64)
-        won = torch.as_tensor(np.asarray(rewards, float) > self.model.win_threshold, dtype=torch.float64).unsqueeze(-1)
+        won = torch.as_tensor(
+            np.asarray(rewards, float) > self.model.win_threshold, dtype=torch.float64
+        ).unsqueeze(-1)
         self.prev = torch.where(valid, onehot, self.prev)
         self.win = torch.where(valid, won, self.win)
         self.seen = torch.maximum(self.seen, valid.to(torch.float64))
@@ -108,19 +114,28 @@ class Bias(ParametricModel):
         self.name = name
 
     def parameters(self, n_options: int) -> list[Parameter]:
-        return [weight(f"bias_{k}", f"preference for option {k} over option 0") for k in range(1, n_options)]
+        return [
+            weight(f"bias_{k}", f"preference for option {k} over option 0")
+            for k in range(1, n_options)
+        ]
 
     def _logits_from(self, theta, like: torch.Tensor) -> torch.Tensor:
         k = like.shape[-1]
         zero = torch.zeros_like(theta["bias_1"])
         bias = torch.cat([zero] + [theta[f"bias_{j}"] for j in range(1, k)], -1)
-        return bias.expand_as(like) if bias.dim() == like.dim() else bias.unsqueeze(0).expand_as(like)
+        return (
+            bias.expand_as(like) if bias.dim() == like.dim() else bias.unsqueeze(0).expand_as(like)
+        )
 
     def _forward(self, theta, prep):
         return self._logits_from(theta, prep["onehot"])
 
     def _make_agent(self, theta, n_options):
-        return _StaticAgent(self._logits_from(theta, torch.zeros(len(theta["bias_1"]), n_options, dtype=torch.float64)))
+        return _StaticAgent(
+            self._logits_from(
+                theta, torch.zeros(len(theta["bias_1"]), n_options, dtype=torch.float64)
+            )
+        )
 
 
 class _StaticAgent:
@@ -225,6 +240,8 @@ class _KalmanAgent:
     def update(self, choices, rewards, outcomes=None) -> None:
         c = torch.as_tensor(np.asarray(choices), dtype=torch.long)
         mask = (c >= 0).to(torch.float64).unsqueeze(-1)
-        onehot = torch.nn.functional.one_hot(c.clamp(min=0), self.n_options).to(torch.float64) * mask
+        onehot = (
+            torch.nn.functional.one_hot(c.clamp(min=0), self.n_options).to(torch.float64) * mask
+        )
         reward = torch.as_tensor(np.asarray(rewards, float)).unsqueeze(-1)
         self.mu, self.var = self.model._step(self.mu, self.var, onehot, mask, reward)

@@ -50,7 +50,9 @@ class ParametricModel(ChoiceModel):
         """The free parameters for a task with ``n_options`` options."""
 
     @abstractmethod
-    def _forward(self, theta: dict[str, torch.Tensor], prep: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _forward(
+        self, theta: dict[str, torch.Tensor], prep: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
         """Time-major logits (n_trials, n_sequences, K); ``theta`` values have shape (n_sequences, 1)."""
 
     @abstractmethod
@@ -137,8 +139,10 @@ class ParametricModel(ChoiceModel):
         params = self.parameters(data.n_options)
         unknown = set(priors or {}) - {p.name for p in params}
         if unknown:
-            raise ValueError(f"priors given for unknown parameters {sorted(unknown)}; this model "
-                             f"has {[p.name for p in params]}")
+            raise ValueError(
+                f"priors given for unknown parameters {sorted(unknown)}; this model "
+                f"has {[p.name for p in params]}"
+            )
         dev = resolve_device(device)
         penalty = None
         if method == "map":
@@ -153,19 +157,25 @@ class ParametricModel(ChoiceModel):
 
         x0 = self._initial_points(params, data.n_subjects, n_restarts, seed).to(dev, dtype)
         if method == "em":
-            result = self._fit_em(data, params, x0, dev, dtype, max_iter, progress, em_iterations, em_tol)
+            result = self._fit_em(
+                data, params, x0, dev, dtype, max_iter, progress, em_iterations, em_tol
+            )
         else:
             result = self._optimise(data, params, x0, penalty, dev, dtype, max_iter, progress)
         self._store(data, params, result, method, priors)
         return self
 
-    def _initial_points(self, params: list[Parameter], n_subjects: int, n_restarts: int, seed) -> torch.Tensor:
+    def _initial_points(
+        self, params: list[Parameter], n_subjects: int, n_restarts: int, seed
+    ) -> torch.Tensor:
         rng = np.random.default_rng(seed)
         values = np.empty((n_restarts, n_subjects, len(params)))
         for j, p in enumerate(params):
             values[0, :, j] = p.start
             if n_restarts > 1:
-                values[1:, :, j] = p.draw((n_restarts - 1) * n_subjects, rng).reshape(n_restarts - 1, n_subjects)
+                values[1:, :, j] = p.draw((n_restarts - 1) * n_subjects, rng).reshape(
+                    n_restarts - 1, n_subjects
+                )
         x = torch.stack([p.to_unconstrained(values[..., j]) for j, p in enumerate(params)], -1)
         return x.reshape(n_restarts * n_subjects, len(params))
 
@@ -175,13 +185,20 @@ class ParametricModel(ChoiceModel):
         rep = batch.repeat(n_restarts)
         copy = torch.arange(n_restarts, device=dev).repeat_interleave(batch.n_sequences)
         seq_problem = copy * data.n_subjects + rep.subject_index
-        return BatchedObjective(self, params, rep, seq_problem, n_restarts * data.n_subjects, penalty)
+        return BatchedObjective(
+            self, params, rep, seq_problem, n_restarts * data.n_subjects, penalty
+        )
 
     def _optimise(self, data, params, x0, penalty, dev, dtype, max_iter, progress, label=""):
         n_subjects = data.n_subjects
         n_restarts = x0.shape[0] // n_subjects
         objective = self._objective(data, params, n_restarts, penalty, dev, dtype)
-        bar = tqdm(total=max_iter, desc=f"fit {self.name}{label}", disable=not show_progress(progress), leave=False)
+        bar = tqdm(
+            total=max_iter,
+            desc=f"fit {self.name}{label}",
+            disable=not show_progress(progress),
+            leave=False,
+        )
 
         def report(it, n_active):
             bar.n = it
@@ -202,7 +219,9 @@ class ParametricModel(ChoiceModel):
     def _best_restart(result, n_subjects):
         n_restarts = result.x.shape[0] // n_subjects
         best = result.fun.reshape(n_restarts, n_subjects).argmin(0)
-        return result.x.reshape(n_restarts, n_subjects, -1)[best, torch.arange(n_subjects, device=best.device)]
+        return result.x.reshape(n_restarts, n_subjects, -1)[
+            best, torch.arange(n_subjects, device=best.device)
+        ]
 
     def _fit_em(self, data, params, x0, dev, dtype, max_iter, progress, em_iterations, em_tol):
         """Empirical Bayes (Huys et al. 2011): EM over a Gaussian prior on the unconstrained scale.
@@ -223,7 +242,9 @@ class ParametricModel(ChoiceModel):
             def penalty(x, values, m=m, v=v):
                 return 0.5 * (((x - m) ** 2) / v + torch.log(2 * torch.pi * v)).sum(1)
 
-            result = self._optimise(data, params, x_start, penalty, dev, dtype, max_iter, progress, f" (EM {it + 1})")
+            result = self._optimise(
+                data, params, x_start, penalty, dev, dtype, max_iter, progress, f" (EM {it + 1})"
+            )
             x_hat = self._best_restart(result, n_subjects)
             objective = self._objective(data, params, 1, penalty, dev, dtype)
             idx = torch.arange(n_subjects, device=dev)
@@ -235,13 +256,20 @@ class ParametricModel(ChoiceModel):
                 g_plus = objective(x_hat + step, idx)[1]
                 g_minus = objective(x_hat - step, idx)[1]
                 hess[:, :, j] = (g_plus - g_minus) / (2 * h)
-            hess = 0.5 * (hess + hess.transpose(1, 2)) + 1e-8 * torch.eye(n_p, device=dev, dtype=dtype)
+            hess = 0.5 * (hess + hess.transpose(1, 2)) + 1e-8 * torch.eye(
+                n_p, device=dev, dtype=dtype
+            )
             post_var = torch.linalg.inv(hess).diagonal(dim1=1, dim2=2).clamp(min=1e-8)
             mu = x_hat.mean(0)
             var = ((x_hat**2 + post_var).mean(0) - mu**2).clamp(min=1e-4)
             change = max(float((mu - m).abs().max()), float((var.sqrt() - v.sqrt()).abs().max()))
-            history.append({"iteration": it + 1, "change": change,
-                            **{f"mean_{p.name}": float(mu[k]) for k, p in enumerate(params)}})
+            history.append(
+                {
+                    "iteration": it + 1,
+                    "change": change,
+                    **{f"mean_{p.name}": float(mu[k]) for k, p in enumerate(params)},
+                }
+            )
             x_start = x_hat
             if change < em_tol:
                 break
@@ -268,7 +296,12 @@ class ParametricModel(ChoiceModel):
         nll = result.nll[best, cols].cpu().numpy()
         converged = result.converged.reshape(n_restarts, n_subjects)[best, cols].cpu().numpy()
         n_iter = result.n_iter.reshape(n_restarts, n_subjects)[best, cols].cpu().numpy()
-        n_trials = data.sequences.groupby("subject", sort=False)["n_choices"].sum().reindex(data.subjects).to_numpy()
+        n_trials = (
+            data.sequences.groupby("subject", sort=False)["n_choices"]
+            .sum()
+            .reindex(data.subjects)
+            .to_numpy()
+        )
         k = len(params)
         self.n_options_ = data.n_options
         self.params_ = pd.DataFrame({"subject": data.subjects, **values})
@@ -286,17 +319,22 @@ class ParametricModel(ChoiceModel):
         self.method_ = method
         self.priors_ = dict(priors or {})
         self.restart_nll_ = pd.DataFrame(
-            result.nll.cpu().numpy().T, index=pd.Index(data.subjects, name="subject"),
+            result.nll.cpu().numpy().T,
+            index=pd.Index(data.subjects, name="subject"),
             columns=[f"restart_{r}" for r in range(n_restarts)],
         )
 
     # --------------------------------------------------------------- prediction
     def _check_fitted(self) -> None:
         if not hasattr(self, "params_"):
-            raise NotFittedError(f"{self.name} is not fitted yet: call fit(data) first, or pass "
-                                 f"params= to simulate/agent.")
+            raise NotFittedError(
+                f"{self.name} is not fitted yet: call fit(data) first, or pass "
+                f"params= to simulate/agent."
+            )
 
-    def theta_for(self, data: ChoiceData, params: pd.DataFrame | None = None) -> dict[str, torch.Tensor]:
+    def theta_for(
+        self, data: ChoiceData, params: pd.DataFrame | None = None
+    ) -> dict[str, torch.Tensor]:
         """Per-sequence parameter values (shape (n_sequences, 1)) for the subjects of ``data``."""
         if params is None:
             self._check_fitted()
@@ -304,11 +342,15 @@ class ParametricModel(ChoiceModel):
         table = params.set_index("subject")
         missing = [s for s in data.subjects if s not in table.index]
         if missing:
-            raise KeyError(f"{self.name} has no parameters for subjects {missing[:5]}: fit it on "
-                           f"data that include them (held-out sessions of fitted subjects work).")
+            raise KeyError(
+                f"{self.name} has no parameters for subjects {missing[:5]}: fit it on "
+                f"data that include them (held-out sessions of fitted subjects work)."
+            )
         seq_subjects = data.sequences["subject"]
         return {
-            p.name: torch.tensor(table.loc[seq_subjects, p.name].to_numpy(dtype=float)).unsqueeze(-1)
+            p.name: torch.tensor(table.loc[seq_subjects, p.name].to_numpy(dtype=float)).unsqueeze(
+                -1
+            )
             for p in self.parameters(data.n_options)
         }
 
@@ -322,7 +364,9 @@ class ParametricModel(ChoiceModel):
             return self._forward(theta, prep).transpose(0, 1).contiguous()
 
     # --------------------------------------------------------------- simulation
-    def agent(self, n_agents: int, *, seed: Any = None, params: Any = None, n_options: int | None = None):
+    def agent(
+        self, n_agents: int, *, seed: Any = None, params: Any = None, n_options: int | None = None
+    ):
         """An agent for ``n_agents`` simulated subjects.
 
         Parameter values come from ``params`` (a dict of values shared by all agents, or a
@@ -342,8 +386,10 @@ class ParametricModel(ChoiceModel):
             unknown = set(params) - set(names)
             missing = set(names) - set(params)
             if unknown or missing:
-                raise ValueError(f"params for {self.name} must give exactly {names}; unknown "
-                                 f"{sorted(unknown)}, missing {sorted(missing)}")
+                raise ValueError(
+                    f"params for {self.name} must give exactly {names}; unknown "
+                    f"{sorted(unknown)}, missing {sorted(missing)}"
+                )
             table = pd.DataFrame({n: np.full(n_agents, float(params[n])) for n in names})
         elif isinstance(params, pd.DataFrame):
             missing = set(names) - set(params.columns)
@@ -362,21 +408,6 @@ class ParametricModel(ChoiceModel):
             table = pd.DataFrame({p.name: p.draw(n_agents, rng) for p in self.parameters(k)})
         theta = {n: torch.tensor(table[n].to_numpy(dtype=float)).unsqueeze(-1) for n in names}
         return self._make_agent(theta, k), table
-
-    def get_params(self) -> dict[str, Any]:
-        """Constructor arguments (scikit-learn manners)."""
-        import inspect
-
-        sig = inspect.signature(type(self).__init__)
-        return {n: getattr(self, n) for n in sig.parameters if n != "self"}
-
-    def clone(self) -> ParametricModel:
-        """An unfitted copy with the same constructor arguments."""
-        return type(self)(**self.get_params())
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
 
 
 def _log_prob(param: Parameter, dist, value: torch.Tensor) -> torch.Tensor:

@@ -96,19 +96,25 @@ class QLearning(ParametricModel):
     >>> model.params_                                       # doctest: +SKIP
     """
 
-    def __init__(self, preset: str | QComponents = "rw", q0: float = 0.0, name: str | None = None) -> None:
+    def __init__(
+        self, preset: str | QComponents = "rw", q0: float = 0.0, name: str | None = None
+    ) -> None:
         self.preset = preset
         self.q0 = q0
         self.name = name
         if isinstance(preset, str):
             if preset not in PRESETS:
-                raise ValueError(f"unknown Q-learning preset {preset!r}; presets are {sorted(PRESETS)}, "
-                                 f"or pass QComponents(...) to declare a variant")
+                raise ValueError(
+                    f"unknown Q-learning preset {preset!r}; presets are {sorted(PRESETS)}, "
+                    f"or pass QComponents(...) to declare a variant"
+                )
             self.components = PRESETS[preset]
         elif isinstance(preset, QComponents):
             self.components = preset
         else:
-            raise TypeError(f"preset must be a preset name or QComponents, got {type(preset).__name__}")
+            raise TypeError(
+                f"preset must be a preset name or QComponents, got {type(preset).__name__}"
+            )
         if name is None:
             self.name = preset if isinstance(preset, str) else "q_custom"
 
@@ -119,24 +125,32 @@ class QLearning(ParametricModel):
         c = self.components
         out = []
         if c.dual_alpha:
-            out += [rate("alpha_pos", "learning rate after a positive prediction error"),
-                    rate("alpha_neg", "learning rate after a negative prediction error")]
+            out += [
+                rate("alpha_pos", "learning rate after a positive prediction error"),
+                rate("alpha_neg", "learning rate after a negative prediction error"),
+            ]
         else:
             out.append(rate("alpha", "learning rate"))
         if c.forgetting:
             out.append(rate("phi", "forgetting rate of unchosen options toward q0", 0.1))
         if c.reward_sensitivity:
-            out.append(inverse_temperature("rho", "reward sensitivity (inverse temperature fixed at 1)"))
+            out.append(
+                inverse_temperature("rho", "reward sensitivity (inverse temperature fixed at 1)")
+            )
         else:
             out.append(inverse_temperature("beta", "inverse temperature of the softmax"))
         if c.perseveration:
             out.append(weight("persev", "weight on repeating the previous choice"))
         if c.choice_kernel:
-            out += [rate("alpha_ck", "choice-kernel learning rate"),
-                    weight("beta_ck", "choice-kernel weight")]
+            out += [
+                rate("alpha_ck", "choice-kernel learning rate"),
+                weight("beta_ck", "choice-kernel weight"),
+            ]
         if c.side_bias:
-            out += [weight(f"bias_{k}", f"fixed preference for option {k} over option 0")
-                    for k in range(1, n_options)]
+            out += [
+                weight(f"bias_{k}", f"fixed preference for option {k} over option 0")
+                for k in range(1, n_options)
+            ]
         return out
 
     # --------------------------------------------------------------- the recurrence
@@ -174,7 +188,9 @@ class QLearning(ParametricModel):
             logits = logits + theta["beta_ck"] * ck
         if c.side_bias:
             k = logits.shape[-1]
-            bias = torch.cat([torch.zeros_like(theta["bias_1"])] + [theta[f"bias_{j}"] for j in range(1, k)], -1)
+            bias = torch.cat(
+                [torch.zeros_like(theta["bias_1"])] + [theta[f"bias_{j}"] for j in range(1, k)], -1
+            )
             logits = logits + bias
         return logits
 
@@ -247,7 +263,10 @@ class QLearningAgent:
     def update(self, choices, rewards, outcomes=None) -> None:
         choices = torch.as_tensor(np.asarray(choices), dtype=torch.long)
         mask = (choices >= 0).to(torch.float64).unsqueeze(-1)
-        onehot = torch.nn.functional.one_hot(choices.clamp(min=0), self.n_options).to(torch.float64) * mask
+        onehot = (
+            torch.nn.functional.one_hot(choices.clamp(min=0), self.n_options).to(torch.float64)
+            * mask
+        )
         reward = torch.as_tensor(np.asarray(rewards, dtype=float)).unsqueeze(-1) * mask
         r = self.model._scaled_reward(self.theta, reward)
         positive = ((r - (self.q * onehot).sum(-1, keepdim=True)) > 0).to(torch.float64)

@@ -218,7 +218,9 @@ class RNNAgent:
         out = None
         if self.uses_outcomes and self.inputs == "reward":
             if outcomes is None:
-                raise ValueError("this network was fitted with full-feedback outcomes; pass outcomes")
+                raise ValueError(
+                    "this network was fitted with full-feedback outcomes; pass outcomes"
+                )
             out = torch.as_tensor(np.asarray(outcomes, dtype=np.float32))
         x = trial_features(choices, rewards, out, self.n_options, self.inputs, self.reward_scale)
         self._step(x)

@@ -1,0 +1,82 @@
+"""Deterministic cross-validation folds over a ChoiceData: by trial block, session or subject."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from ..data import ChoiceData
+
+FoldScheme = Literal["block", "session", "subject"]
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One train/test split. ``test`` never shares a trial with ``train``."""
+
+    index: int
+    train: ChoiceData
+    test: ChoiceData
+
+
+def fold_labels(data: ChoiceData, folds: int, by: FoldScheme, seed: int | None = 0) -> np.ndarray:
+    """Fold number (0 .. folds-1) of every canonical row of ``data``.
+
+    ``"block"``: every sequence (subject-session) is cut into ``folds`` contiguous blocks of
+    trials; block ``f`` is the test set of fold ``f``. ``"session"``: each subject's sessions are
+    shuffled (``seed``) and dealt to folds in turn; every subject needs at least two sessions.
+    ``"subject"``: subjects are shuffled (``seed``) and dealt to folds in turn (for pooled models
+    that can predict new subjects).
+    """
+    if not isinstance(folds, (int, np.integer)) or folds < 2:
+        raise ValueError(f"folds must be an integer >= 2, got {folds!r}")
+    table = data.to_frame()
+    rng = np.random.default_rng(seed)
+    if by == "block":
+        return data.trial_blocks(folds)
+    if by == "session":
+        labels = np.empty(len(table), dtype=int)
+        seqs = data.sequences
+        for subject, group in seqs.groupby("subject", sort=False):
+            if len(group) < 2:
+                raise ValueError(
+                    f"by='session' needs at least 2 sessions per subject; subject {subject!r} has "
+                    f"{len(group)}. Use by='block' to hold out trial blocks within sessions."
+                )
+            sessions = group["session"].to_numpy()[rng.permutation(len(group))]
+            for i, session in enumerate(sessions):
+                rows = ((table["subject"] == subject) & (table["session"] == session)).to_numpy()
+                labels[rows] = i % folds
+        return labels
+    if by == "subject":
+        if data.n_subjects < folds:
+            raise ValueError(
+                f"by='subject' with folds={folds} needs at least {folds} subjects; "
+                f"the data have {data.n_subjects}"
+            )
+        order = rng.permutation(data.n_subjects)
+        fold_of = {data.subjects[j]: i % folds for i, j in enumerate(order)}
+        return table["subject"].map(fold_of).to_numpy(dtype=int)
+    raise ValueError(f"by must be 'block', 'session' or 'subject', got {by!r}")
+
+
+def make_folds(
+    data: ChoiceData, folds: int = 5, by: FoldScheme = "block", seed: int | None = 0
+) -> list[Fold]:
+    """The ``folds`` train/test splits of ``data``; see :func:`fold_labels` for the schemes.
+
+    With ``by="block"`` the training data of a fold keep their session labels, so the blocks
+    before and after a held-out block form one sequence (the model's state runs from one to the
+    other, skipping the held-out trials); the held-out block is its own sequence, predicted from
+    a fresh state. No held-out choice or reward is ever seen in training.
+    """
+    labels = fold_labels(data, folds, by, seed)
+    out = []
+    for f in range(folds):
+        test = labels == f
+        if not test.any():
+            raise ValueError(f"fold {f} has no test trials; use fewer folds")
+        out.append(Fold(f, data.select_trials(~test), data.select_trials(test)))
+    return out

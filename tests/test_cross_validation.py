@@ -1,0 +1,101 @@
+"""Cross-validation: folds, no leakage, resumable units, the generating model ranks first."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import choicernn as cr
+from choicernn.comparison.folds import fold_labels, make_folds
+
+
+@pytest.fixture(scope="module")
+def study():
+    truth = {"alpha": 0.4, "beta": 5.0, "persev": 1.0}
+    return cr.simulate(cr.QLearning("rw_persev"), "reversal", n_subjects=12, n_trials=200, seed=3, params=truth)
+
+
+def test_block_folds_partition_every_sequence(study):
+    labels = fold_labels(study, 5, "block")
+    table = study.to_frame().assign(fold=labels)
+    per_seq = table.groupby(["subject", "session"])["fold"]
+    assert (per_seq.nunique() == 5).all()
+    assert (per_seq.apply(lambda f: (np.diff(f.to_numpy()) >= 0).all())).all()  # contiguous
+    folds = make_folds(study, 5, "block")
+    assert sum(f.test.n_trials for f in folds) == study.n_trials
+    for f in folds:
+        assert f.train.n_trials + f.test.n_trials == study.n_trials
+
+
+def test_session_and_subject_folds_are_seeded():
+    data = cr.simulate(cr.Bias(), "two_armed_fixed", n_subjects=6, n_trials=20, n_sessions=4, seed=1, params={"bias_1": 0.0})
+    a = fold_labels(data, 2, "session", seed=0)
+    assert (a == fold_labels(data, 2, "session", seed=0)).all()
+    assert not all((fold_labels(data, 2, "session", seed=s) == a).all() for s in range(1, 6))
+    s = fold_labels(data, 3, "subject", seed=0)
+    per_subject = pd.Series(s).groupby(data.to_frame()["subject"]).nunique()
+    assert (per_subject == 1).all()
+
+
+def test_session_folds_need_two_sessions(study):
+    with pytest.raises(ValueError, match="at least 2 sessions per subject"):
+        fold_labels(study, 2, "session")
+
+
+def test_subject_folds_refuse_per_subject_models(study):
+    with pytest.raises(ValueError, match="per-subject models"):
+        cr.cross_validate([cr.QLearning("rw")], study, folds=3, by="subject")
+
+
+def test_duplicate_names_are_an_error(study):
+    with pytest.raises(ValueError, match="unique"):
+        cr.cross_validate([cr.QLearning("rw"), cr.QLearning("rw")], study)
+
+
+def test_no_leakage_from_the_test_fold(study):
+    """Changing every held-out choice and reward of fold 2 leaves fold 2's fitted parameters unchanged."""
+    labels = fold_labels(study, 5, "block")
+    frame = study.to_frame()
+    test = labels == 2
+    frame.loc[test, "choice"] = 1 - frame.loc[test, "choice"]
+    frame.loc[test, "reward"] = 1 - frame.loc[test, "reward"]
+    changed = cr.ChoiceData.from_frame(frame, n_options=2, session="session", trial="trial")
+    a = cr.cross_validate([cr.QLearning("rw")], study, folds=5, in_sample=False)
+    b = cr.cross_validate([cr.QLearning("rw")], changed, folds=5, in_sample=False)
+    pa, pb = a.fitted[("rw", 2)].params_, b.fitted[("rw", 2)].params_
+    pd.testing.assert_frame_equal(pa, pb)
+    # ... and the held-out scores of fold 2 do change
+    assert not np.allclose(a.table.query("fold == 2")["nll"], b.table.query("fold == 2")["nll"])
+
+
+def test_generating_model_ranks_first(study):
+    models = [cr.Bias(), cr.WSLS(), cr.QLearning("rw"), cr.QLearning("rw_persev")]
+    cv = cr.cross_validate(models, study, folds=4)
+    assert set(cv.table.columns) >= {"model", "fold", "subject", "nll", "n_trials", "nll_per_trial", "normalized_lik", "accuracy"}
+    assert len(cv.table) == 4 * 4 * 12
+    assert cv.trials.groupby("model").size().eq(study.n_choices).all()
+    pooled = cv.subject_table().groupby("model")[["nll", "n_trials"]].sum()
+    per_trial = pooled["nll"] / pooled["n_trials"]
+    assert per_trial.idxmin() == "rw_persev"
+    summary = cv.summary()
+    assert summary.index[0] == "rw_persev"
+    assert {"aic", "bic", "accuracy"} <= set(summary.columns)
+
+
+def test_table_matches_trials_and_model_likelihood(study):
+    cv = cr.cross_validate([cr.QLearning("rw")], study, folds=3, in_sample=False)
+    fold = make_folds(study, 3, "block")[1]
+    model = cv.fitted[("rw", 1)]
+    expected = -model.trial_log_likelihood(fold.test)["log_lik"].sum()
+    assert cv.table.query("fold == 1")["nll"].sum() == pytest.approx(expected, abs=1e-9)
+    np.testing.assert_allclose(cv.table["normalized_lik"], np.exp(-cv.table["nll"] / cv.table["n_trials"]))
+
+
+def test_cache_dir_resumes_without_refitting(study, tmp_path):
+    first = cr.cross_validate([cr.WSLS()], study, folds=3, cache_dir=tmp_path, in_sample=False)
+    assert len(list(tmp_path.glob("*.csv"))) == 3
+    (tmp_path / "wsls__fold1.csv").unlink()  # an interrupted run: one unit missing
+    second = cr.cross_validate([cr.WSLS()], study, folds=3, cache_dir=tmp_path, in_sample=False)
+    assert set(second.fitted) == {("wsls", 1)}  # only the missing unit was refitted
+    pd.testing.assert_frame_equal(first.table, second.table, check_dtype=False)
