@@ -3,7 +3,7 @@
 Both train on the same simulated data (a Q-learner in the reversal task) with the same hidden
 size, mini-batch size, number of epochs and optimiser family (Adam), in the same process, one
 after the other for every hidden size and repeat, so both see the same machine load. Reported:
-trials per second (trials in the data x epochs / seconds), best of ``--repeats``.
+trials per second (trials in the data x epochs / seconds), best of ``--repeats`` (the order of the two alternates between repeats).
 
 * ``GRUModel`` is timed end to end through ``fit`` (input building, initialisation, masked
   loss, gradient clipping, AdamW, per-epoch bookkeeping), with ``split="none"`` so no time goes
@@ -122,9 +122,13 @@ def main() -> None:
     time_ours(simulate_data(20, 20), 2, 1, 8, device, "none")  # warm-up
     for hidden in args.hidden:
         ours, plain, val = [], [], []
-        for _ in range(args.repeats):
-            plain.append(time_plain(data, hidden, args.epochs, args.batch_size, device))
+        for repeat in range(args.repeats):
+            # Alternate which runs first, so neither always gets the warmer caches.
+            if repeat % 2 == 0:
+                plain.append(time_plain(data, hidden, args.epochs, args.batch_size, device))
             ours.append(time_ours(data, hidden, args.epochs, args.batch_size, device, "none"))
+            if repeat % 2 == 1:
+                plain.append(time_plain(data, hidden, args.epochs, args.batch_size, device))
             if not args.no_validation_column:
                 val.append(time_ours(data, hidden, args.epochs, args.batch_size, device, "blocks"))
         ratio = min(plain) / min(ours)

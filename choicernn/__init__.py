@@ -1,48 +1,93 @@
 """choicernn: models of trial-by-trial choices in bandit tasks.
 
 Data
-    :class:`ChoiceData` (validated container), :func:`read_csv`, :class:`ChoiceDataError`.
+    :class:`ChoiceData` (the one validated container), :func:`read_csv`, :class:`ChoiceDataError`.
 Tasks
     :func:`load_task` (TOML specs shipped in ``tasks/`` or your own file), :class:`Task`,
     :func:`available_tasks`.
-Models (one interface: ``fit``, ``logits``, ``trial_log_likelihood``, ``agent``; see
-:mod:`choicernn.models.base`)
+Models — one interface (:mod:`choicernn.models.base`): ``fit(data) -> self``, ``logits``,
+``trial_log_likelihood``, ``choice_probabilities``, ``score``, ``agent``
     :class:`QLearning` presets ``rw``, ``dual_alpha``, ``forgetting``, ``rw_persev``,
     ``choice_kernel``, ``reward_sensitivity``, ``full`` or any :class:`QComponents`;
-    heuristics :class:`WSLS`, :class:`Bias`, :class:`KalmanFilter`.
+    heuristics :class:`WSLS`, :class:`Bias`, :class:`KalmanFilter`;
+    recurrent networks :class:`GRUModel` (GRU, LSTM or vanilla RNN cells) trained with
+    :class:`TrainingConfig`.
 Simulation
     :func:`simulate` runs any model as an agent in a task.
+Comparison
+    :func:`cross_validate` (held-out likelihood on block, session or subject folds) returning a
+    :class:`CrossValidationResult` (``.table``, ``.summary()``, ``.bms()``, ``.plot()``);
+    :func:`bms` (random-effects Bayesian model selection); :func:`compare_subjects`.
+Behaviour and figures
+    :mod:`choicernn.signatures` (stay probabilities, switch rates, reversal and learning curves)
+    and :mod:`choicernn.plots` (seaborn figures that take a tidy table and ``ax=``).
+Studies
+    :func:`load_recipe` / :func:`run_recipe`: a TOML recipe in ``fits/`` runs a whole study; the
+    ``choicernn`` command line (``demo``, ``run``, ``compare``, ``fit``, ``simulate``, ``tasks``).
 """
 
+from . import plots, signatures
+from .comparison.bms import BMSResult, bms
+from .comparison.cross_validation import CrossValidationResult, cross_validate
+from .comparison.folds import make_folds
+from .comparison.statistics import compare_subjects
 from .data import ChoiceData, ChoiceDataError, SequenceBatch, read_csv
 from .models.base import Agent, ChoiceModel, NotFittedError
+from .models.gru import GRUModel
 from .models.heuristics import WSLS, Bias, KalmanFilter
 from .models.qlearning import PRESETS, QComponents, QLearning
-from .comparison.cross_validation import CrossValidationResult, cross_validate
+from .models.rnn_training import TrainingConfig
+from .plots import save_figure
+from .recipes import load_recipe, run_recipe
+from .signatures import (
+    learning_curve,
+    reversal_curves,
+    reversal_onsets,
+    stay_probabilities,
+    switch_rate,
+    task_schedule,
+)
 from .simulation import simulate
 from .tasks import Task, TaskSpecError, available_tasks, load_task
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "PRESETS",
+    "WSLS",
     "Agent",
+    "BMSResult",
     "Bias",
     "ChoiceData",
     "ChoiceDataError",
     "ChoiceModel",
+    "CrossValidationResult",
+    "GRUModel",
     "KalmanFilter",
     "NotFittedError",
-    "PRESETS",
     "QComponents",
     "QLearning",
     "SequenceBatch",
     "Task",
     "TaskSpecError",
-    "WSLS",
-    "CrossValidationResult",
-    "cross_validate",
+    "TrainingConfig",
     "available_tasks",
+    "bms",
+    "compare_subjects",
+    "cross_validate",
+    "learning_curve",
+    "load_recipe",
     "load_task",
+    "make_folds",
+    "plots",
     "read_csv",
+    "reversal_curves",
+    "reversal_onsets",
+    "run_recipe",
+    "save_figure",
+    "signatures",
     "simulate",
+    "stay_probabilities",
+    "switch_rate",
+    "task_schedule",
 ]

@@ -24,25 +24,75 @@ def _model(spec: str):
     raise SystemExit(f"unknown model {spec!r}; choose from {sorted(PRESETS) + sorted(heuristics)}")
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import load_demo, recovery_table, run_demo
+def _print_summary(cv, out: Path) -> None:
+    cols = [
+        "mean_nll_per_trial",
+        "sem_nll_per_trial",
+        "mean_normalized_lik",
+        "delta_nll_per_trial",
+        "wilcoxon_p",
+        "accuracy",
+        "protected_exceedance_prob",
+    ]
+    summary = cv.summary()
+    with pd.option_context("display.width", 160, "display.precision", 4, "display.max_columns", 20):
+        print(summary[[c for c in cols if c in summary.columns]].to_string())
+    print(f"\ntables, figures and report.md written to {out}/")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .recipes import default_output, load_recipe, run_recipe
 
     start = time.perf_counter()
-    data = load_demo()
-    print(f"demo study: {data}  (bundled CSV, simulated from 'rw_persev' on the reversal task)\n")
-    table, fitted = run_demo(progress=not args.quiet, device=args.device)
-    with pd.option_context("display.width", 120, "display.precision", 3):
-        print("Model comparison (maximum likelihood, summed over subjects):")
-        print(table.to_string(index=False))
-        persev = next(m for m in fitted if m.name == "rw_persev")
-        print("\nParameter recovery for the generating model (rw_persev):")
-        print(recovery_table(persev, data).to_string(index=False))
-    if args.out:
-        out = Path(args.out)
-        write_csv_atomic(table, out / "model_comparison.csv")
-        write_csv_atomic(pd.concat([m.results_ for m in fitted]), out / "fits.csv")
-        print(f"\ntables written to {out}/")
-    print(f"\ndone in {time.perf_counter() - start:.1f} s")
+    recipe = load_recipe(args.recipe)
+    out = Path(args.out) if args.out else default_output(recipe, args.recipe)
+    print(
+        f"study {recipe.name!r}: {len(recipe.models)} models, {recipe.cv['folds']}-fold CV by {recipe.cv['by']} -> {out}"
+    )
+    cv = run_recipe(recipe, out, progress=not args.quiet, figures=not args.no_figures)
+    _print_summary(cv, out)
+    print(f"done in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import load_demo
+
+    print(
+        f"demo study: {load_demo()}  (bundled CSV, simulated from 'rw_persev' on the reversal task)"
+    )
+    args.recipe = "demo"
+    return cmd_run(args)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .comparison.cross_validation import cross_validate
+    from .data import read_csv
+
+    data = read_csv(
+        args.data,
+        subject=args.subject,
+        choice=args.choice,
+        reward=args.reward,
+        session=args.session,
+        trial=args.trial,
+        n_options=args.n_options,
+        choice_base=args.choice_base,
+    )
+    models = [_model(spec) for spec in args.models]
+    cv = cross_validate(
+        models,
+        data,
+        folds=args.folds,
+        by=args.by,
+        seed=args.seed,
+        device=args.device,
+        progress=not args.quiet,
+    )
+    out = Path(args.out)
+    write_csv_atomic(cv.table, out / "cv_table.csv")
+    write_csv_atomic(cv.summary().reset_index(), out / "summary.csv")
+    _print_summary(cv, out)
     return 0
 
 
@@ -111,11 +161,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", help="fit the bundled demo study and print a model comparison")
-    p.add_argument("--out", help="folder to write the tables to")
-    p.add_argument("--device", default="auto")
+    p = sub.add_parser("demo", help="run the bundled demo study (the shipped recipe 'demo')")
+    p.add_argument("--out", help="output folder (default: ./fits/demo)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--no-figures", action="store_true", help="tables and report only")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("run", help="run a study recipe (fits/NAME.toml) and write fits/NAME/")
+    p.add_argument("recipe", help="recipe TOML file, or the name of a shipped recipe")
+    p.add_argument("--out", help="output folder (default: NAME/ beside the recipe)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--no-figures", action="store_true", help="tables and report only")
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("tasks", help="list the shipped tasks")
     p.set_defaults(func=cmd_tasks)
@@ -147,6 +204,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--out", required=True, help="CSV of per-subject fits")
     p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("compare", help="cross-validate models on a tidy CSV; writes the tables")
+    p.add_argument("data", help="CSV/TSV file, one row per trial")
+    p.add_argument("--models", nargs="+", default=["bias", "wsls", "rw", "rw_persev"])
+    p.add_argument("--subject", default="subject")
+    p.add_argument("--choice", default="choice")
+    p.add_argument("--reward", default="reward")
+    p.add_argument("--session", default=None)
+    p.add_argument("--trial", default=None)
+    p.add_argument("--n-options", type=int, required=True)
+    p.add_argument("--choice-base", type=int, default=0, choices=[0, 1])
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--by", default="block", choices=["block", "session", "subject"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=cmd_compare)
     return parser
 
 

@@ -270,7 +270,8 @@ def reversal_curves(
         }
     )
     grouped = long.groupby(["subject", "lag"], sort=False)["hit"]
-    subjects = [s for s in pd.unique(frame["subject"]) if s in set(located["subject"])]
+    with_reversals = set(located["subject"])
+    subjects = [s for s in pd.unique(frame["subject"]) if s in with_reversals]
     grid = pd.MultiIndex.from_product([subjects, lags], names=["subject", "lag"])
     out = pd.DataFrame({"p_new_best": grouped.mean(), "n": grouped.count()}).reindex(grid)
     out["n"] = out["n"].fillna(0).astype(int)

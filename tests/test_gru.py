@@ -265,6 +265,11 @@ def test_cells_and_layers(small_data, cell, layers):
     )
 
 
+def test_logits_take_no_options(fitted, small_data):
+    with pytest.raises(TypeError, match=r"GRUModel.logits takes no options, got \['params'\]"):
+        fitted.trial_log_likelihood(small_data, params=pd.DataFrame())
+
+
 def test_wrong_number_of_options(fitted):
     four = cr.simulate(cr.Bias(), "restless_four_armed", n_subjects=2, n_trials=5, seed=0)
     with pytest.raises(ValueError, match="fitted with n_options=2, data has 4"):

@@ -222,7 +222,7 @@ def _log_responsibilities(L: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 
 def _free_energy(L: np.ndarray, log_g: np.ndarray, alpha: np.ndarray, prior: np.ndarray) -> float:
-    """Variational free energy of the random-effects model at ``q(m) = g``, ``q(r) = Dir(alpha)``."""
+    """Free energy of the random-effects model at ``q(m) = g``, ``q(r) = Dirichlet(alpha)``."""
     g = np.exp(log_g)
     e_log_r = digamma(alpha) - digamma(alpha.sum())
     e_log_lik = np.sum(g * L)  # E[log p(y | m)]
@@ -248,7 +248,7 @@ def _validate_alpha0(alpha0: float | np.ndarray, n_models: int) -> np.ndarray:
 def _validate_evidence(
     log_evidence: pd.DataFrame | np.ndarray,
 ) -> tuple[np.ndarray, pd.Index, list]:
-    """Return ``(L, subjects, models)`` with ``L`` a finite float array ``(n_subjects, n_models)``."""
+    """Return ``(L, subjects, models)``, ``L`` finite floats ``(n_subjects, n_models)``."""
     if isinstance(log_evidence, pd.DataFrame):
         frame = log_evidence
         if not frame.columns.is_unique:
@@ -286,7 +286,12 @@ def _validate_evidence(
         i, k = bad[0]
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
         raise ValueError(
-            f"log_evidence is not finite for subject {subjects[i]!r}, model {models[k]!r}: "
-            f"{values[i, k]}{more}; drop that subject or fix its evidence"
+            f"log_evidence is not finite for subject {_show(subjects[i])}, "
+            f"model {_show(models[k])}: {values[i, k]}{more}; drop that subject or fix its evidence"
         )
     return values, subjects, models
+
+
+def _show(value: object) -> str:
+    """``repr`` of a value, numpy scalars as the Python value (``3`` not ``np.int64(3)``)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .bms import bms
+from .bms import _show, bms
 
 REQUIRED_COLUMNS = ["model", "subject", "nll", "n_trials"]
 METRICS = ("nll_per_trial", "nll", "normalized_lik")
@@ -51,7 +51,7 @@ def compare_subjects(
         - ``mean_normalized_lik``, ``sem_normalized_lik``: the same for ``normalized_lik``, the
           geometric-mean probability of the observed choices.
         - ``total_nll``: ``nll`` summed over subjects.
-        - ``total_trials``: ``n_trials`` summed over subjects.
+        - ``total_trials``: ``n_trials`` summed over subjects (integer when they all are).
         - ``pooled_nll_per_trial``: ``total_nll / total_trials`` (trial-weighted).
         - ``delta_<metric>`` (``delta_nll_per_trial`` by default): mean over subjects of the
           paired difference ``metric(model) - metric(best)``; 0 for the best model.
@@ -112,10 +112,13 @@ def compare_subjects(
         }
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "model"
+    if np.all(out["total_trials"] % 1 == 0):
+        out["total_trials"] = out["total_trials"].astype(np.int64)
 
     if len(models) > 1:
-        result = bms(-wide["nll"][order], seed=bms_seed)
-        bms_table, bor = result.table, result.bor
+        # Models in name order (as pivoted), so the Monte Carlo draws do not depend on the ranking.
+        result = bms(-wide["nll"], seed=bms_seed)
+        bms_table, bor = result.table.loc[order], result.bor
         for col in ("expected_frequency", "exceedance_prob", "protected_exceedance_prob"):
             out[col] = bms_table[col].to_numpy()
     else:
@@ -184,8 +187,8 @@ def _validate(subject_table: pd.DataFrame, metric: str) -> pd.DataFrame:
                 "; did you pass a log-likelihood instead of its negative?" if col == "nll" else ""
             )
             raise ValueError(
-                f"{col} must be {rule}, got {row[col]!r} for model {row['model']!r}, subject "
-                f"{row['subject']!r}{hint}"
+                f"{col} must be {rule}, got {_show(row[col])} for model {_show(row['model'])}, "
+                f"subject {_show(row['subject'])}{hint}"
             )
         table[col] = values
     if "nll_per_trial" not in table.columns:
@@ -198,8 +201,8 @@ def _validate(subject_table: pd.DataFrame, metric: str) -> pd.DataFrame:
         if bad.size:
             row = table.iloc[bad[0]]
             raise ValueError(
-                f"{col} must be finite, got {row[col]!r} for model {row['model']!r}, subject "
-                f"{row['subject']!r}"
+                f"{col} must be finite, got {_show(row[col])} for model {_show(row['model'])}, "
+                f"subject {_show(row['subject'])}"
             )
         table[col] = values
 
@@ -207,8 +210,8 @@ def _validate(subject_table: pd.DataFrame, metric: str) -> pd.DataFrame:
     if dupes.any():
         row = table[dupes].iloc[0]
         raise ValueError(
-            f"subject_table has more than one row for model {row['model']!r}, subject "
-            f"{row['subject']!r}; give one row per model and subject (sum nll and n_trials "
+            f"subject_table has more than one row for model {_show(row['model'])}, subject "
+            f"{_show(row['subject'])}; give one row per model and subject (sum nll and n_trials "
             "over folds first)"
         )
 
@@ -218,7 +221,7 @@ def _validate(subject_table: pd.DataFrame, metric: str) -> pd.DataFrame:
         absent = [s for s in subjects if s not in present]
         if absent:
             raise ValueError(
-                f"model {model!r} has no row for subject {absent[0]!r}"
+                f"model {_show(model)} has no row for subject {_show(absent[0])}"
                 + (f" (and {len(absent) - 1} more subjects)" if len(absent) > 1 else "")
                 + "; every model must be scored on the same subjects"
             )
@@ -228,7 +231,7 @@ def _validate(subject_table: pd.DataFrame, metric: str) -> pd.DataFrame:
         subject = uneven.index[0]
         counts = table[table["subject"] == subject].set_index("model")["n_trials"].to_dict()
         raise ValueError(
-            f"models were scored on different numbers of trials for subject {subject!r}: "
+            f"models were scored on different numbers of trials for subject {_show(subject)}: "
             f"{counts}; compare models on the same held-out trials"
         )
     return table

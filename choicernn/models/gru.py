@@ -125,22 +125,6 @@ class GRUModel(ChoiceModel):
                 f"training must be a TrainingConfig or None, got {type(self.training).__name__}"
             )
 
-    # ------------------------------------------------------------------ sklearn manners
-    def get_params(self) -> dict[str, Any]:
-        """Constructor arguments (scikit-learn manners)."""
-        names = ("hidden_size", "cell", "n_layers", "inputs", "subject_embedding", "training")
-        out = {n: getattr(self, n) for n in names}
-        out.update(device=self.device, name=self.name)
-        return out
-
-    def clone(self) -> GRUModel:
-        """An unfitted copy with the same constructor arguments."""
-        return type(self)(**self.get_params())
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"GRUModel({args})"
-
     @property
     def config(self) -> TrainingConfig:
         """The training settings in use (``training`` or the defaults)."""
@@ -246,13 +230,16 @@ class GRUModel(ChoiceModel):
         )
 
     # ------------------------------------------------------------------ prediction
-    def logits(self, data: ChoiceData) -> torch.Tensor:
+    def logits(self, data: ChoiceData, **options: Any) -> torch.Tensor:
         """Choice logits (n_sequences, n_trials, n_options), float32, detached, on the CPU.
 
         The logit of trial ``t`` is computed from trials ``< t`` of its sequence only; the
         state restarts at each sequence (subject-session). Subjects the model was not fitted on
-        get the mean subject embedding (when the model has embeddings).
+        get the mean subject embedding (when the model has embeddings). Takes no options (the
+        base signature allows them for parametric models' ``params=``).
         """
+        if options:
+            raise TypeError(f"GRUModel.logits takes no options, got {sorted(options)}")
         self._check_fitted()
         self._check_options(data)
         net = self.network_.eval()
@@ -260,7 +247,7 @@ class GRUModel(ChoiceModel):
         prep = self._prepare(data, dev)
         out = []
         with torch.no_grad():
-            for rows in torch.arange(prep.x.shape[0], device=dev).split(1024):
+            for rows in torch.arange(prep.x.shape[0], device=dev).split(256):
                 logits, _ = net(prep.x[rows], prep.subject[rows])
                 out.append(logits.cpu())
         return torch.cat(out)

@@ -271,7 +271,7 @@ def train_step(net, opt, data: Prepared, rows: torch.Tensor, clip: float | None)
     return nll.detach()
 
 
-def evaluate(net: ChoiceRNN, data: Prepared, chunk: int = 1024) -> float:
+def evaluate(net: ChoiceRNN, data: Prepared, chunk: int = 256) -> float:
     """NLL per counted choice of ``data``."""
     net.eval()
     total = 0.0

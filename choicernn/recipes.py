@@ -1,0 +1,382 @@
+"""Study recipes: one TOML file in ``fits/`` names the data, task, models and cross-validation.
+
+``choicernn run fits/NAME.toml`` (or :func:`run_recipe`) writes ``fits/NAME/``: tables (CSV),
+per-subject parameters, saved networks, figures (PDF/SVG/PNG) and ``report.md``. Every file is
+written atomically; finished cross-validation units are kept in ``units/`` and not recomputed
+when a run is repeated or resumed after an interruption.
+
+A recipe::
+
+    name = "demo"
+    description = "..."
+
+    [data]                       # a file (path relative to the recipe) and its column map,
+    path = "../shared/data/hbayesdm/bandit2arm_exampleData.txt"
+    subject = "subjID"           # ... or `bundled = "demo"`, or `loader = "<dataset loader>"`
+    choice = "choice"
+    reward = "outcome"
+    n_options = 2
+    choice_base = 1
+
+    [task]                       # for simulations of the fitted models (behavioural signatures)
+    name = "two_armed_fixed"
+
+    [cv]
+    folds = 5
+    by = "block"                 # "block", "session" or "subject"
+    seed = 0
+
+    [run]
+    device = "auto"
+
+    [[models]]
+    type = "qlearning"
+    preset = "rw"
+
+    [[models]]
+    type = "gru"
+    hidden_size = 4
+    training = { max_epochs = 100 }
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from .comparison.cross_validation import CrossValidationResult, cross_validate
+from .data import ChoiceData, read_csv
+from .io import write_csv_atomic, write_text_atomic
+from .models.base import ChoiceModel
+from .models.registry import make_model
+from .report import markdown_table
+
+_SECTIONS = {"name", "description", "data", "task", "cv", "run", "models"}
+_DATA_KEYS = {
+    "path",
+    "bundled",
+    "loader",
+    "subject",
+    "choice",
+    "reward",
+    "n_options",
+    "choice_base",
+    "session",
+    "trial",
+    "outcomes",
+    "option_labels",
+    "missing",
+    "covariates",
+    "sep",
+}
+_CV_KEYS = {"folds", "by", "seed"}
+_RUN_KEYS = {"device", "seed", "fit_options", "simulations"}
+
+
+class RecipeError(ValueError):
+    """A recipe with a missing, unknown or invalid field (the message names it)."""
+
+
+@dataclass
+class Recipe:
+    """A validated study recipe; see the module docstring for the layout."""
+
+    name: str
+    data: dict[str, Any]
+    models: list[dict[str, Any]]
+    cv: dict[str, Any] = field(default_factory=lambda: {"folds": 5, "by": "block", "seed": 0})
+    task: dict[str, Any] = field(default_factory=dict)
+    run: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    source: Path | None = None
+
+    def load_data(self) -> ChoiceData:
+        """The recipe's data as ChoiceData."""
+        spec = dict(self.data)
+        if "bundled" in spec:
+            from .demo import load_demo
+
+            if spec["bundled"] != "demo":
+                raise RecipeError(f"{self._where()}: data.bundled: only 'demo' is bundled")
+            return load_demo()
+        if "loader" in spec:
+            from . import datasets
+
+            loader = getattr(datasets, spec.pop("loader"), None)
+            if loader is None:
+                raise RecipeError(
+                    f"{self._where()}: data.loader: unknown; loaders are {datasets.__all__}"
+                )
+            path = self._resolve(spec.pop("path"))
+            return loader(path, **spec)
+        if "path" not in spec:
+            raise RecipeError(f"{self._where()}: [data] needs 'path', 'bundled' or 'loader'")
+        path = self._resolve(spec.pop("path"))
+        return read_csv(path, **spec)
+
+    def _resolve(self, path: str) -> Path:
+        p = Path(path)
+        if not p.is_absolute() and self.source is not None:
+            p = (self.source.parent / p).resolve()
+        if not p.exists():
+            raise FileNotFoundError(
+                f"{self._where()}: data file {p} not found (data.path = {path!r})"
+            )
+        return p
+
+    def _where(self) -> str:
+        return f"recipe {self.source or self.name}"
+
+    def make_models(self) -> list[ChoiceModel]:
+        return [make_model(spec) for spec in self.models]
+
+
+def _check_keys(where: str, section: str, table: dict, allowed: set[str]) -> None:
+    unknown = set(table) - allowed
+    if unknown:
+        raise RecipeError(
+            f"{where}: [{section}] has unknown fields {sorted(unknown)}; known fields are {sorted(allowed)}"
+        )
+
+
+def recipe_from_dict(spec: dict[str, Any], source: Path | None = None) -> Recipe:
+    """Validate a recipe mapping (as read from TOML)."""
+    where = f"recipe {source or spec.get('name', '?')}"
+    unknown = set(spec) - _SECTIONS
+    if unknown:
+        raise RecipeError(
+            f"{where}: unknown fields {sorted(unknown)}; a recipe has {sorted(_SECTIONS)}"
+        )
+    for required in ("name", "data", "models"):
+        if required not in spec:
+            raise RecipeError(f"{where}: field {required!r} is required")
+    _check_keys(where, "data", spec["data"], _DATA_KEYS)
+    cv = {"folds": 5, "by": "block", "seed": 0, **spec.get("cv", {})}
+    _check_keys(where, "cv", cv, _CV_KEYS)
+    _check_keys(where, "run", spec.get("run", {}), _RUN_KEYS)
+    models = spec["models"]
+    if not isinstance(models, list) or not models:
+        raise RecipeError(f"{where}: 'models' must be a non-empty list of [[models]] tables")
+    for i, m in enumerate(models):
+        if "type" not in m:
+            raise RecipeError(f"{where}: models[{i}] needs a 'type'")
+    recipe = Recipe(
+        name=str(spec["name"]),
+        data=dict(spec["data"]),
+        models=[dict(m) for m in models],
+        cv=cv,
+        task=dict(spec.get("task", {})),
+        run=dict(spec.get("run", {})),
+        description=str(spec.get("description", "")),
+        source=source,
+    )
+    try:
+        recipe.make_models()
+    except ValueError as err:
+        raise RecipeError(f"{where}: {err}") from None
+    return recipe
+
+
+def shipped_recipes() -> list[str]:
+    """Names of the recipes shipped with choicernn (the TOML files in ``fits/``)."""
+    root = resources.files("choicernn.study_recipes")
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
+
+
+def load_recipe(name_or_path: str | os.PathLike) -> Recipe:
+    """Load a recipe from a TOML file, or a shipped one by name (e.g. ``"demo"``)."""
+    text = os.fspath(name_or_path)
+    path = Path(text)
+    if not path.exists():
+        if text in shipped_recipes():
+            path = Path(str(resources.files("choicernn.study_recipes").joinpath(f"{text}.toml")))
+        else:
+            raise FileNotFoundError(
+                f"no recipe file {text!r}; shipped recipes are {shipped_recipes()}"
+            )
+    try:
+        spec = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise RecipeError(f"recipe {path}: not valid TOML: {err}") from None
+    return recipe_from_dict(spec, source=path)
+
+
+def default_output(recipe: Recipe, name_or_path: str | os.PathLike) -> Path:
+    """``fits/NAME/`` beside a recipe file; ``./fits/NAME`` for a shipped recipe given by name."""
+    if Path(os.fspath(name_or_path)).exists():
+        return Path(os.fspath(name_or_path)).resolve().parent / recipe.name
+    return Path.cwd() / "fits" / recipe.name
+
+
+def run_recipe(
+    recipe: Recipe, out: str | os.PathLike, *, progress: bool | None = None, figures: bool = True
+) -> CrossValidationResult:
+    """Run a study: cross-validation, statistics, fitted parameters, figures and a report in ``out``."""
+    out = Path(out)
+    start = time.perf_counter()
+    data = recipe.load_data()
+    models = recipe.make_models()
+    device = recipe.run.get("device", "auto")
+    cv = cross_validate(
+        models,
+        data,
+        folds=recipe.cv["folds"],
+        by=recipe.cv["by"],
+        seed=recipe.cv["seed"],
+        fit_options=recipe.run.get("fit_options"),
+        device=device,
+        cache_dir=out / "units",
+        progress=progress,
+    )
+    write_csv_atomic(cv.table, out / "cv_table.csv")
+    subjects = cv.subject_table()
+    write_csv_atomic(subjects, out / "subject_table.csv")
+    summary = cv.summary()
+    write_csv_atomic(summary.reset_index(), out / "summary.csv")
+    bms = cv.bms(seed=recipe.cv["seed"] or 0)
+    write_csv_atomic(bms.table.reset_index(), out / "bms.csv")
+    if cv.in_sample is not None:
+        write_csv_atomic(cv.in_sample, out / "in_sample.csv")
+    fitted = _fit_all(models, data, cv, device, recipe, out)
+    figure_files = _figures(cv, fitted, data, recipe, out) if figures else []
+    elapsed = time.perf_counter() - start
+    _report(recipe, data, summary, bms, figure_files, out, elapsed)
+    return cv
+
+
+def _fit_all(models, data, cv, device, recipe, out) -> dict[str, ChoiceModel]:
+    """Models fitted to all the data: parametric ones (parameters saved); networks from fold 0."""
+    from .comparison.cross_validation import _fit
+    from .models.parametric import ParametricModel
+
+    fitted = {}
+    options = recipe.run.get("fit_options") or {}
+    for model in models:
+        if isinstance(model, ParametricModel):
+            fit = _fit(model.clone(), data, recipe.cv["seed"], device, options.get(model.name, {}))
+            write_csv_atomic(fit.results_, out / "params" / f"{model.name}.csv")
+            fitted[model.name] = fit
+        elif (model.name, 0) in cv.fitted:
+            fit = cv.fitted[(model.name, 0)]
+            if hasattr(fit, "save"):
+                fit.save(out / "networks" / model.name)
+            fitted[model.name] = fit
+    return fitted
+
+
+def _figures(cv, fitted, data, recipe, out) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from . import plots, signatures
+    from .simulation import simulate
+    from .tasks import load_task
+
+    files = []
+    for kind, stem in (("paired", "model_comparison"), ("difference", "difference_to_best")):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        cv.plot(kind=kind, ax=ax)
+        files += plots.save_figure(fig, out / "figures" / stem)
+        plt.close(fig)
+    params = [m.results_ for m in fitted.values() if hasattr(m, "results_")]
+    if params:
+        fig = plots.plot_parameter_distributions(pd.concat(params, ignore_index=True))
+        files += plots.save_figure(fig, out / "figures" / "parameters")
+        plt.close(fig)
+    if recipe.task.get("name"):
+        task = load_task(recipe.task["name"])
+        n_trials = int(data.sequences["n_trials"].max())
+        seed = recipe.cv["seed"] or 0
+        tables = {"data": signatures.stay_probabilities(data)}
+        for name, model in fitted.items():
+            sim = simulate(model, task, n_subjects=data.n_subjects, n_trials=n_trials, seed=seed)
+            tables[name] = signatures.stay_probabilities(sim)
+        fig, ax = plt.subplots(figsize=(7, 4))
+        plots.plot_stay_probabilities(tables, ax=ax)
+        files += plots.save_figure(fig, out / "figures" / "stay_probabilities")
+        plt.close(fig)
+    best = cv.summary().index[0]
+    if best in fitted:
+        fig, ax = plt.subplots(figsize=(8, 3))
+        subject = data.subjects[0]
+        one = data.subject(subject)
+        plots.plot_choice_trace(fitted[best].choice_probabilities(one), one, subject, ax=ax)
+        files += plots.save_figure(fig, out / "figures" / "choice_trace")
+        plt.close(fig)
+    return [str(Path(f).relative_to(out)) for f in files]
+
+
+def _report(recipe, data, summary, bms, figure_files, out, elapsed) -> None:
+    cols = [
+        c
+        for c in [
+            "mean_nll_per_trial",
+            "sem_nll_per_trial",
+            "mean_normalized_lik",
+            "delta_nll_per_trial",
+            "delta_sem",
+            "wilcoxon_p",
+            "ttest_p",
+            "accuracy",
+            "aic",
+            "bic",
+            "protected_exceedance_prob",
+        ]
+        if c in summary.columns
+    ]
+    pngs = [f for f in figure_files if f.endswith(".png")]
+    lines = [
+        f"# {recipe.name}",
+        "",
+        recipe.description,
+        "",
+        f"Data: {data}.",
+        "",
+        f"Cross-validation: {recipe.cv['folds']} folds by {recipe.cv['by']} (seed {recipe.cv['seed']}); "
+        "held-out negative log-likelihood per choice (lower is better), mean ± SEM over subjects; "
+        "differences are paired, to the best model.",
+        "",
+        markdown_table(summary[cols]),
+        "",
+        f"Random-effects BMS (Bayesian omnibus risk {bms.bor:.3g}):",
+        "",
+        markdown_table(bms.table),
+        "",
+        *[f"![{Path(f).stem}]({f})" for f in pngs],
+        "",
+        f"Run time {elapsed:.0f} s. Tables: `summary.csv`, `subject_table.csv`, `cv_table.csv`, `bms.csv`, "
+        f"`in_sample.csv`, `params/`.",
+        "",
+        "Recipe:",
+        "",
+        "```json",
+        json.dumps(
+            {
+                "data": recipe.data,
+                "cv": recipe.cv,
+                "models": recipe.models,
+                "task": recipe.task,
+                "run": recipe.run,
+            },
+            indent=2,
+            default=str,
+        ),
+        "```",
+        "",
+    ]
+    write_text_atomic("\n".join(lines), out / "report.md")

@@ -1,0 +1,1 @@
+"""Study recipes shipped with choicernn (TOML files; installed as ``choicernn.study_recipes``)."""
