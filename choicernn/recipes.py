@@ -115,7 +115,8 @@ class Recipe:
         if "loader" in spec:
             from . import datasets
 
-            loader = getattr(datasets, spec.pop("loader"), None)
+            name = spec.pop("loader")
+            loader = getattr(datasets, name, None) if name in datasets.__all__ else None
             if loader is None:
                 raise RecipeError(
                     f"{self._where()}: data.loader: unknown; loaders are {datasets.__all__}"

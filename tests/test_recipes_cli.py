@@ -1,0 +1,119 @@
+"""Study recipes, the command line, and the README's quick start."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import choicernn as cr
+from choicernn.cli import main
+from choicernn.recipes import RecipeError, recipe_from_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+
+SMALL = """
+name = "small"
+[data]
+path = "trials.csv"
+subject = "participant"
+choice = "choice"
+reward = "reward"
+trial = "trial"
+n_options = 2
+choice_base = 1
+[task]
+name = "reversal"
+[cv]
+folds = 3
+[[models]]
+type = "bias"
+[[models]]
+type = "qlearning"
+preset = "rw"
+"""
+
+
+@pytest.fixture
+def small_recipe(tmp_path):
+    from choicernn.demo import demo_path
+
+    trials = pd.read_csv(demo_path())
+    trials[trials["participant"].isin(["p01", "p02", "p03", "p04", "p05", "p06"])].to_csv(tmp_path / "trials.csv", index=False)
+    path = tmp_path / "small.toml"
+    path.write_text(SMALL)
+    return path
+
+
+def test_run_writes_tables_figures_report_and_resumes(small_recipe, capsys):
+    assert main(["run", str(small_recipe), "--quiet"]) == 0
+    out = small_recipe.parent / "small"
+    for name in ["cv_table.csv", "subject_table.csv", "summary.csv", "bms.csv", "in_sample.csv", "report.md",
+                 "params/rw.csv", "figures/model_comparison.png", "figures/model_comparison.pdf",
+                 "figures/difference_to_best.svg", "figures/stay_probabilities.png", "figures/parameters.png"]:
+        assert (out / name).exists(), name
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary["model"].iloc[0] == "rw"
+    assert "rw" in capsys.readouterr().out
+    assert not list(out.rglob("*.tmp"))  # no half-written files left behind
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "units").glob("*.csv")}
+    assert len(stamps) == 6
+    cv = cr.run_recipe(cr.load_recipe(small_recipe), out, progress=False, figures=False)
+    assert cv.fitted == {}  # every unit came from units/
+    assert {p: p.stat().st_mtime_ns for p in (out / "units").glob("*.csv")} == stamps
+
+
+def test_recipe_errors_name_the_field():
+    base = {"name": "x", "data": {"bundled": "demo"}, "models": [{"type": "bias"}]}
+    with pytest.raises(RecipeError, match=r"unknown fields \['colour'\]"):
+        recipe_from_dict({**base, "colour": 1})
+    with pytest.raises(RecipeError, match=r"\[data\] has unknown fields \['subjekt'\]"):
+        recipe_from_dict({**base, "data": {"bundled": "demo", "subjekt": "id"}})
+    with pytest.raises(RecipeError, match="unknown model type 'svm'; available types are"):
+        recipe_from_dict({**base, "models": [{"type": "svm"}]})
+    with pytest.raises(RecipeError, match="models\\[0\\] needs a 'type'"):
+        recipe_from_dict({**base, "models": [{"preset": "rw"}]})
+    with pytest.raises(RecipeError, match="'models' is required|field 'models' is required"):
+        recipe_from_dict({"name": "x", "data": {"bundled": "demo"}})
+
+
+def test_shipped_demo_recipe_loads():
+    recipe = cr.load_recipe("demo")
+    names = [m.name for m in recipe.make_models()]
+    assert {"bias", "wsls", "rw", "rw_persev", "gru4"} <= set(names)
+
+
+@pytest.mark.parametrize("command", ["demo", "run", "compare", "fit", "simulate", "tasks"])
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: choicernn" in capsys.readouterr().out
+
+
+def test_simulate_then_fit_from_the_command_line(tmp_path, capsys):
+    csv = tmp_path / "sim.csv"
+    assert main(["simulate", "--model", "rw", "--task", "reversal", "--n-subjects", "4", "--n-trials", "60",
+                 "--out", str(csv)]) == 0
+    assert (tmp_path / "sim.params.csv").exists()
+    fits = tmp_path / "fits.csv"
+    assert main(["fit", str(csv), "--models", "rw", "wsls", "--n-options", "2", "--session", "session",
+                 "--trial", "trial", "--restarts", "2", "--quiet", "--out", str(fits)]) == 0
+    table = pd.read_csv(fits)
+    assert set(table["model"]) == {"rw", "wsls"} and len(table) == 8
+
+
+def test_readme_quick_start_runs(tmp_path, monkeypatch):
+    path = SHARED / "hbayesdm" / "bandit2arm_exampleData.txt"
+    if not path.exists():
+        pytest.skip(f"{path} is absent (the shared data folder lives beside the checkout in CI)")
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"## Quick start\n\n```python\n(.*?)```", readme, re.S).group(1)
+    monkeypatch.chdir(path.parent)
+    namespace: dict = {}
+    exec(compile(code, "README quick start", "exec"), namespace)
+    assert isinstance(namespace["sim"], cr.ChoiceData)
+    assert len(namespace["model"].params_) == 20
