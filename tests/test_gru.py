@@ -237,6 +237,18 @@ def test_agent_steps_equal_batched_logits(fitted, small_data):
     )
 
 
+def test_agent_missed_trial_ignores_its_reward(fitted):
+    """A missed trial (choice -1) feeds "no choice" whatever reward comes with it (even NaN)."""
+    a, _ = fitted.agent(2)
+    b, _ = fitted.agent(2)
+    a.update(np.array([-1, 1]), np.array([np.nan, 1.0]), None)
+    b.update(np.array([-1, 1]), np.array([0.0, 1.0]), None)
+    assert np.array_equal(a.probabilities(), b.probabilities())
+    assert np.isfinite(a.probabilities()).all()
+    with pytest.raises(ValueError, match=r"choices and rewards must have shape \(2,\)"):
+        a.update(np.array([0, 1, 1]), np.array([0.0, 1.0, 1.0]), None)
+
+
 def test_reward_oblivious_variant_ignores_rewards(small_data):
     frame = small_data.to_frame()
     frame["reward"] = 1.0 - frame["reward"]

@@ -41,7 +41,9 @@ class Agent(Protocol):
     :func:`choicernn.simulate` calls ``start_session()`` at each session start, then on every
     trial ``probabilities()`` (shape (n_agents, n_options)), samples choices, steps the task and
     calls ``update(choices, rewards, outcomes)`` (shapes (n_agents,), (n_agents,),
-    (n_agents, n_options); a choice of -1 is a missed trial and must leave the state unchanged).
+    (n_agents, n_options); a choice of -1 is a missed trial, which the agent must treat exactly
+    as the model's :meth:`ChoiceModel.logits` treats it: parametric models leave their state
+    unchanged, networks read a "no choice" input).
     """
 
     n_agents: int

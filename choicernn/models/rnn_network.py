@@ -60,7 +60,8 @@ def trial_features(
     reward = torch.where(observed, rewards, torch.zeros_like(rewards)).unsqueeze(-1) / reward_scale
     parts = [onehot, missed, reward, onehot * reward]
     if outcomes is not None:
-        parts.append(outcomes * observed.unsqueeze(-1).to(dtype) / reward_scale)
+        seen = observed.unsqueeze(-1)
+        parts.append(torch.where(seen, outcomes, torch.zeros_like(outcomes)) / reward_scale)
     return torch.cat(parts, -1)
 
 

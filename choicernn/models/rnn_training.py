@@ -210,7 +210,11 @@ def train_network(
 
 def _train_one(make_network, index, run_seed, train, val, cfg, dev, bar, history) -> dict:
     """Train one seed with early stopping; returns its best network and scores."""
-    devices = [dev] if dev.type == "cuda" else []
+    devices = (
+        [dev.index if dev.index is not None else torch.cuda.current_device()]
+        if dev.type == "cuda"
+        else []
+    )
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(run_seed)
         net = make_network().to(dev)
