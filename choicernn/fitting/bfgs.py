@@ -88,27 +88,30 @@ def minimize_batched(
             ha[not_descent] = eye
             d[not_descent] = -ga[not_descent]
             slope = (d * ga).sum(1)
-        scale = (max_step / d.abs().amax(1).clamp(min=1e-300)).clamp(max=1.0)
+        # First iteration (identity inverse Hessian): a step of at most 1 in the largest
+        # coordinate, as quasi-Newton codes do, instead of the raw gradient.
+        fresh = first[active]
+        limit = torch.where(fresh, torch.ones_like(fa), torch.full_like(fa, max_step))
+        scale = (limit / d.abs().amax(1).clamp(min=1e-300)).clamp(max=1.0)
         d = d * scale.unsqueeze(1)
         slope = slope * scale
         step = torch.ones(active.numel(), device=dev, dtype=dt)
         accepted = torch.zeros(active.numel(), dtype=torch.bool, device=dev)
         f_new, g_new, x_new = fa.clone(), ga.clone(), xa.clone()
         for _ in range(30):
-            todo = ~accepted
-            candidate = (xa + step.unsqueeze(1) * d).clamp(-x_bound, x_bound)
-            trial_x = torch.where(todo.unsqueeze(1), candidate, x_new)
-            ft, gt = objective(trial_x, active)
+            todo = torch.nonzero(~accepted).squeeze(1)
+            trial_x = (xa[todo] + step[todo].unsqueeze(1) * d[todo]).clamp(-x_bound, x_bound)
+            ft, gt = objective(trial_x, active[todo])
             ft, gt = ft.detach(), gt.detach()
             ok = (
-                todo
-                & torch.isfinite(ft)
+                torch.isfinite(ft)
                 & torch.isfinite(gt).all(1)
-                & (ft <= fa + 1e-4 * step * slope)
+                & (ft <= fa[todo] + 1e-4 * step[todo] * slope[todo])
             )
-            f_new[ok], g_new[ok], x_new[ok] = ft[ok], gt[ok], trial_x[ok]
-            accepted |= ok
-            step[todo & ~ok] *= 0.5
+            acc = todo[ok]
+            f_new[acc], g_new[acc], x_new[acc] = ft[ok], gt[ok], trial_x[ok]
+            accepted[acc] = True
+            step[todo[~ok]] *= 0.5
             if accepted.all() or bool((step[~accepted] < 1e-9).all()):
                 break
         # Problems whose line search failed cannot improve along any descent direction we find.

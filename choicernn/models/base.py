@@ -78,9 +78,12 @@ class ChoiceModel(ABC):
 
     @abstractmethod
     def agent(
-        self, n_agents: int, *, seed: Any = None, params: Any = None
+        self, n_agents: int, *, seed: Any = None, params: Any = None, n_options: int | None = None
     ) -> tuple[Agent, pd.DataFrame | None]:
-        """An agent for ``n_agents`` simulated subjects and the table of their parameters."""
+        """An agent for ``n_agents`` simulated subjects and the table of their parameters.
+
+        ``n_options`` is the task's number of options (needed by models not yet fitted).
+        """
 
     # ------------------------------------------------------------------ scikit-learn manners
     def get_params(self) -> dict[str, Any]:

@@ -378,7 +378,13 @@ class ParametricModel(ChoiceModel):
         -------
         (agent, params) : the agent and a DataFrame of its per-agent parameter values.
         """
-        k = n_options or getattr(self, "n_options_", None)
+        fitted_k = getattr(self, "n_options_", None)
+        if fitted_k is not None and n_options is not None and n_options != fitted_k and params is None:
+            raise ValueError(
+                f"{self.name} was fitted with n_options={fitted_k} but the task has {n_options} "
+                f"options; simulate it in a task with {fitted_k} options, or pass params=."
+            )
+        k = n_options or fitted_k
         if k is None:
             raise ValueError("n_options is needed for an unfitted model")
         names = [p.name for p in self.parameters(k)]

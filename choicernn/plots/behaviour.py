@@ -52,7 +52,7 @@ def plot_stay_probabilities(tables: Any, ax: Axes | None = None) -> Axes:
     ax.set_xlabel("Outcome of the previous choice")
     ax.set_ylabel("P(repeat previous choice) (proportion)")
     ax.set_ylim(0, 1.05)
-    ax.legend(frameon=False, title="mean ± 95% CI")
+    ax.legend(frameon=False, title="mean ± 95% CI", loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
 
 
@@ -78,7 +78,7 @@ def _plot_curves(tables: Any, x: str, y: str, ax: Axes | None, xlabel: str, ylab
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_ylim(-0.02, 1.02)
-    ax.legend(frameon=False, title="mean ± 95% CI")
+    ax.legend(frameon=False, title="mean ± 95% CI", loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
 
 
