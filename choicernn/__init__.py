@@ -17,7 +17,8 @@ Simulation
 Comparison
     :func:`cross_validate` (held-out likelihood on block, session or subject folds) returning a
     :class:`CrossValidationResult` (``.table``, ``.summary()``, ``.bms()``, ``.plot()``);
-    :func:`bms` (random-effects Bayesian model selection); :func:`compare_subjects`.
+    :func:`bms` (random-effects Bayesian model selection); :func:`compare_subjects`;
+    :class:`SelectByCV` (nested cross-validation: hyper-parameters chosen on inner folds).
 Behaviour and figures
     :mod:`choicernn.signatures` (stay probabilities, switch rates, reversal and learning curves)
     and :mod:`choicernn.plots` (seaborn figures that take a tidy table and ``ax=``).
@@ -30,6 +31,7 @@ from . import plots, signatures
 from .comparison.bms import BMSResult, bms
 from .comparison.cross_validation import CrossValidationResult, cross_validate
 from .comparison.folds import make_folds
+from .comparison.selection import SelectByCV
 from .comparison.statistics import compare_subjects
 from .data import ChoiceData, ChoiceDataError, SequenceBatch, read_csv
 from .models.base import Agent, ChoiceModel, NotFittedError
@@ -67,6 +69,7 @@ __all__ = [
     "NotFittedError",
     "QComponents",
     "QLearning",
+    "SelectByCV",
     "SequenceBatch",
     "Task",
     "TaskSpecError",

@@ -99,3 +99,23 @@ def test_cache_dir_resumes_without_refitting(study, tmp_path):
     second = cr.cross_validate([cr.WSLS()], study, folds=3, cache_dir=tmp_path, in_sample=False)
     assert set(second.fitted) == {("wsls", 1)}  # only the missing unit was refitted
     pd.testing.assert_frame_equal(first.table, second.table, check_dtype=False)
+
+
+def test_nested_selection_picks_by_inner_folds_only(study):
+    """SelectByCV chooses on the outer training fold; the generating preset wins the inner CV."""
+    from choicernn.comparison.selection import SelectByCV
+
+    selector = SelectByCV([cr.Bias(), cr.QLearning("rw_persev"), cr.WSLS()], folds=3, name="nested")
+    cv = cr.cross_validate([selector], study, folds=3, in_sample=False)
+    picks = {fold: cv.fitted[("nested", fold)].selected_ for fold in range(3)}
+    assert set(picks.values()) == {"rw_persev"}
+    for fold in range(3):
+        inner = cv.fitted[("nested", fold)].selection_
+        assert set(inner["model"]) == {"bias", "rw_persev", "wsls"}
+        assert inner.loc[inner["nll_per_trial"].idxmin(), "model"] == picks[fold]
+    # the outer score is the refitted winner's held-out likelihood
+    fold = make_folds(study, 3, "block")[0]
+    winner = cv.fitted[("nested", 0)].best_
+    assert cv.table.query("fold == 0")["nll"].sum() == pytest.approx(-winner.trial_log_likelihood(fold.test)["log_lik"].sum())
+    with pytest.raises(cr.NotFittedError, match="call fit"):
+        SelectByCV([cr.WSLS()]).logits(study)
