@@ -67,18 +67,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from .comparison.cross_validation import cross_validate
-    from .data import read_csv
 
-    data = read_csv(
-        args.data,
-        subject=args.subject,
-        choice=args.choice,
-        reward=args.reward,
-        session=args.session,
-        trial=args.trial,
-        n_options=args.n_options,
-        choice_base=args.choice_base,
-    )
+    data = _read_data(args)
     models = [_model(spec) for spec in args.models]
     cv = cross_validate(
         models,
@@ -94,6 +84,34 @@ def cmd_compare(args: argparse.Namespace) -> int:
     write_csv_atomic(cv.summary().reset_index(), out / "summary.csv")
     _print_summary(cv, out)
     return 0
+
+
+def _read_data(args: argparse.Namespace):
+    from .data import read_csv
+
+    return read_csv(
+        args.data,
+        subject=args.subject,
+        choice=args.choice,
+        reward=args.reward,
+        session=args.session,
+        trial=args.trial,
+        n_options=args.n_options,
+        choice_base=args.choice_base,
+    )
+
+
+def _add_data_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", help="CSV/TSV file, one row per trial")
+    p.add_argument("--subject", default="subject", help="subject column")
+    p.add_argument("--choice", default="choice", help="choice column")
+    p.add_argument("--reward", default="reward", help="reward column")
+    p.add_argument("--session", default=None, help="session/block column (optional)")
+    p.add_argument("--trial", default=None, help="trial-number column (optional)")
+    p.add_argument("--n-options", type=int, required=True, help="number of options K")
+    p.add_argument(
+        "--choice-base", type=int, default=0, choices=[0, 1], help="choices coded from 0 or 1"
+    )
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
@@ -124,18 +142,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from .data import read_csv
-
-    data = read_csv(
-        args.data,
-        subject=args.subject,
-        choice=args.choice,
-        reward=args.reward,
-        session=args.session,
-        trial=args.trial,
-        n_options=args.n_options,
-        choice_base=args.choice_base,
-    )
+    data = _read_data(args)
     tables = []
     for spec in args.models:
         model = _model(spec).fit(
@@ -188,15 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("fit", help="fit models to a tidy CSV of choices; writes per-subject fits")
-    p.add_argument("data", help="CSV/TSV file, one row per trial")
-    p.add_argument("--models", nargs="+", default=["rw"])
-    p.add_argument("--subject", default="subject")
-    p.add_argument("--choice", default="choice")
-    p.add_argument("--reward", default="reward")
-    p.add_argument("--session", default=None)
-    p.add_argument("--trial", default=None)
-    p.add_argument("--n-options", type=int, required=True)
-    p.add_argument("--choice-base", type=int, default=0, choices=[0, 1])
+    _add_data_arguments(p)
+    p.add_argument(
+        "--models", nargs="+", default=["rw"], help="Q-learning presets or wsls / bias / kalman"
+    )
     p.add_argument("--method", default="mle", choices=["mle", "map"])
     p.add_argument("--restarts", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
@@ -206,15 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("compare", help="cross-validate models on a tidy CSV; writes the tables")
-    p.add_argument("data", help="CSV/TSV file, one row per trial")
-    p.add_argument("--models", nargs="+", default=["bias", "wsls", "rw", "rw_persev"])
-    p.add_argument("--subject", default="subject")
-    p.add_argument("--choice", default="choice")
-    p.add_argument("--reward", default="reward")
-    p.add_argument("--session", default=None)
-    p.add_argument("--trial", default=None)
-    p.add_argument("--n-options", type=int, required=True)
-    p.add_argument("--choice-base", type=int, default=0, choices=[0, 1])
+    _add_data_arguments(p)
+    p.add_argument(
+        "--models",
+        nargs="+",
+        default=["bias", "wsls", "rw", "rw_persev"],
+        help="Q-learning presets or wsls / bias / kalman",
+    )
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--by", default="block", choices=["block", "session", "subject"])
     p.add_argument("--seed", type=int, default=0)
