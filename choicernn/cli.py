@@ -46,9 +46,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     recipe = load_recipe(args.recipe)
     out = Path(args.out) if args.out else default_output(recipe, args.recipe)
-    print(
-        f"study {recipe.name!r}: {len(recipe.models)} models, {recipe.cv['folds']}-fold CV by {recipe.cv['by']} -> {out}"
+    scheme = (
+        f"held-out sessions {recipe.cv['test_sessions']}"
+        if recipe.cv.get("test_sessions") is not None
+        else f"{recipe.cv['folds']}-fold CV by {recipe.cv['by']}"
     )
+    print(f"study {recipe.name!r}: {len(recipe.models)} models, {scheme} -> {out}")
     cv = run_recipe(recipe, out, progress=not args.quiet, figures=not args.no_figures)
     _print_summary(cv, out)
     print(f"done in {time.perf_counter() - start:.1f} s")

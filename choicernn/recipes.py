@@ -82,7 +82,7 @@ _DATA_KEYS = {
     "covariates",
     "sep",
 }
-_CV_KEYS = {"folds", "by", "seed"}
+_CV_KEYS = {"folds", "by", "seed", "test_sessions"}
 _RUN_KEYS = {"device", "seed", "fit_options", "simulations"}
 
 
@@ -238,6 +238,7 @@ def run_recipe(
         by=recipe.cv["by"],
         seed=recipe.cv["seed"],
         fit_options=recipe.run.get("fit_options"),
+        test_sessions=recipe.cv.get("test_sessions"),
         device=device,
         cache_dir=out / "units",
         progress=progress,
@@ -348,8 +349,12 @@ def _report(recipe, data, summary, bms, figure_files, out, elapsed) -> None:
         "",
         f"Data: {data}.",
         "",
-        f"Cross-validation: {recipe.cv['folds']} folds by {recipe.cv['by']} (seed {recipe.cv['seed']}); "
-        "held-out negative log-likelihood per choice (lower is better), mean ± SEM over subjects; "
+        (
+            f"Held-out sessions {recipe.cv['test_sessions']} of every subject (one fixed split); "
+            if recipe.cv.get("test_sessions") is not None
+            else f"Cross-validation: {recipe.cv['folds']} folds by {recipe.cv['by']} (seed {recipe.cv['seed']}); "
+        )
+        + "held-out negative log-likelihood per choice (lower is better), mean ± SEM over subjects; "
         "differences are paired, to the best model.",
         "",
         markdown_table(summary[cols]),

@@ -95,10 +95,13 @@ def test_table_matches_trials_and_model_likelihood(study):
 def test_cache_dir_resumes_without_refitting(study, tmp_path):
     first = cr.cross_validate([cr.WSLS()], study, folds=3, cache_dir=tmp_path, in_sample=False)
     assert len(list(tmp_path.glob("*.csv"))) == 3
-    (tmp_path / "wsls__fold1.csv").unlink()  # an interrupted run: one unit missing
+    next(tmp_path.glob("wsls__fold1__*.csv")).unlink()  # an interrupted run: one unit missing
     second = cr.cross_validate([cr.WSLS()], study, folds=3, cache_dir=tmp_path, in_sample=False)
     assert set(second.fitted) == {("wsls", 1)}  # only the missing unit was refitted
     pd.testing.assert_frame_equal(first.table, second.table, check_dtype=False)
+    # a changed model is not read from the stale files
+    third = cr.cross_validate([cr.WSLS(win_threshold=0.5)], study, folds=3, cache_dir=tmp_path, in_sample=False)
+    assert len(third.fitted) == 3
 
 
 def test_nested_selection_picks_by_inner_folds_only(study):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import re
 from collections.abc import Sequence
@@ -125,6 +126,21 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
+def _unit_key(model, fit_options, folds, by, seed, test_sessions) -> str:
+    """Short hash of everything that decides a unit's result, so a changed recipe is recomputed."""
+    spec = repr(
+        (
+            repr(model),
+            sorted((fit_options.get(model.name) or {}).items()),
+            folds,
+            by,
+            seed,
+            None if test_sessions is None else list(test_sessions),
+        )
+    )
+    return hashlib.sha1(spec.encode()).hexdigest()[:10]
+
+
 def _fit(model: ChoiceModel, data: ChoiceData, seed, device, options: dict) -> ChoiceModel:
     accepted = inspect.signature(model.fit).parameters
     kwargs = {k: v for k, v in options.items() if k in accepted or "options" in accepted}
@@ -164,6 +180,7 @@ def cross_validate(
     seed: int | None = 0,
     *,
     fit_options: dict[str, dict[str, Any]] | None = None,
+    test_sessions: Sequence | None = None,
     in_sample: bool = True,
     device: str | None = "auto",
     cache_dir: str | Path | None = None,
@@ -185,13 +202,17 @@ def cross_validate(
         Seeds the folds (session and subject schemes) and every fit.
     fit_options : dict, optional
         Model name -> extra keyword arguments for its ``fit`` (e.g. ``{"rw": {"n_restarts": 20}}``).
+    test_sessions : sequence, optional
+        One fixed split instead of folds: these session labels are held out for every subject.
     in_sample : bool
         Also fit the per-subject parametric models to all the data for AIC/BIC.
     device : str, optional
         Passed to the fits that take one (``"auto"``: CUDA when present).
     cache_dir : path, optional
         Each finished (model, fold) unit is saved there as a CSV (written atomically) and loaded
-        instead of recomputed when the call is repeated, so an interrupted study resumes.
+        instead of recomputed when the call is repeated, so an interrupted study resumes. The
+        file name carries a hash of the model's settings, its fit options and the fold scheme,
+        so a changed model or scheme is recomputed rather than read from a stale file.
     progress : bool or None
         Progress bar over units (default: when standard error is a terminal).
 
@@ -220,14 +241,19 @@ def cross_validate(
     unknown = set(fit_options) - set(names)
     if unknown:
         raise ValueError(f"fit_options names unknown models {sorted(unknown)}; models are {names}")
-    fold_list = make_folds(data, folds, by, seed)
+    fold_list = make_folds(data, folds, by, seed, test_sessions)
     cache = Path(cache_dir) if cache_dir is not None else None
     pieces, fitted = [], {}
     units = [(m, f) for f in fold_list for m in models]
     bar = tqdm(units, desc="cross-validation", disable=not show_progress(progress))
     for model, fold in bar:
         bar.set_postfix(model=model.name, fold=fold.index)
-        path = cache / f"{_safe(model.name)}__fold{fold.index}.csv" if cache else None
+        path = (
+            cache
+            / f"{_safe(model.name)}__fold{fold.index}__{_unit_key(model, fit_options, folds, by, seed, test_sessions)}.csv"
+            if cache
+            else None
+        )
         if path is not None and path.exists():
             trials = pd.read_csv(path)
             trials["subject"] = trials["subject"].astype(data.to_frame()["subject"].dtype)
@@ -274,4 +300,4 @@ def cross_validate(
                     fit.results_[["model", "subject", "nll", "n_trials", "n_params", "aic", "bic"]]
                 )
         ic = pd.concat(rows, ignore_index=True) if rows else None
-    return CrossValidationResult(trials, table, ic, names, by, folds, seed, fitted)
+    return CrossValidationResult(trials, table, ic, names, by, len(fold_list), seed, fitted)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -63,7 +64,11 @@ def fold_labels(data: ChoiceData, folds: int, by: FoldScheme, seed: int | None =
 
 
 def make_folds(
-    data: ChoiceData, folds: int = 5, by: FoldScheme = "block", seed: int | None = 0
+    data: ChoiceData,
+    folds: int = 5,
+    by: FoldScheme = "block",
+    seed: int | None = 0,
+    test_sessions: Sequence | None = None,
 ) -> list[Fold]:
     """The ``folds`` train/test splits of ``data``; see :func:`fold_labels` for the schemes.
 
@@ -71,7 +76,14 @@ def make_folds(
     before and after a held-out block form one sequence (the model's state runs from one to the
     other, skipping the held-out trials); the held-out block is its own sequence, predicted from
     a fresh state. No held-out choice or reward is ever seen in training.
+
+    ``test_sessions`` gives one fixed split instead: the sessions with these labels (for every
+    subject) are the test set, the rest the training set (e.g. blocks 3, 6 and 9 of Dezfouli et
+    al. 2019); ``folds`` and ``by`` are then ignored.
     """
+    if test_sessions is not None:
+        train, test = data.split_sessions(test_sessions)
+        return [Fold(0, train, test)]
     labels = fold_labels(data, folds, by, seed)
     out = []
     for f in range(folds):
