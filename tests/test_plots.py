@@ -245,3 +245,10 @@ def test_every_axes_plot_returns_an_axes(subject_table, study):
         lambda: plots.plot_stay_probabilities(stay),
     ):
         assert isinstance(draw(), Axes)
+
+
+def test_styles_stay_distinct_past_eight_sources():
+    from choicernn.plots._common import _style
+
+    looks = {(str(_style(i)["color"]), _style(i)["hatch"]) for i in range(16)}
+    assert len(looks) == 16

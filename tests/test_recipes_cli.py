@@ -42,7 +42,9 @@ def small_recipe(tmp_path):
     from choicernn.demo import demo_path
 
     trials = pd.read_csv(demo_path())
-    trials[trials["participant"].isin(["p01", "p02", "p03", "p04", "p05", "p06"])].to_csv(tmp_path / "trials.csv", index=False)
+    trials[trials["participant"].isin(["p01", "p02", "p03", "p04", "p05", "p06"])].to_csv(
+        tmp_path / "trials.csv", index=False
+    )
     path = tmp_path / "small.toml"
     path.write_text(SMALL)
     return path
@@ -51,9 +53,20 @@ def small_recipe(tmp_path):
 def test_run_writes_tables_figures_report_and_resumes(small_recipe, capsys):
     assert main(["run", str(small_recipe), "--quiet"]) == 0
     out = small_recipe.parent / "small"
-    for name in ["cv_table.csv", "subject_table.csv", "summary.csv", "bms.csv", "in_sample.csv", "report.md",
-                 "params/rw.csv", "figures/model_comparison.png", "figures/model_comparison.pdf",
-                 "figures/difference_to_best.svg", "figures/stay_probabilities.png", "figures/parameters.png"]:
+    for name in [
+        "cv_table.csv",
+        "subject_table.csv",
+        "summary.csv",
+        "bms.csv",
+        "in_sample.csv",
+        "report.md",
+        "params/rw.csv",
+        "figures/model_comparison.png",
+        "figures/model_comparison.pdf",
+        "figures/difference_to_best.svg",
+        "figures/stay_probabilities.png",
+        "figures/parameters.png",
+    ]:
         assert (out / name).exists(), name
     summary = pd.read_csv(out / "summary.csv")
     assert summary["model"].iloc[0] == "rw"
@@ -96,12 +109,49 @@ def test_every_subcommand_has_help(command, capsys):
 
 def test_simulate_then_fit_from_the_command_line(tmp_path, capsys):
     csv = tmp_path / "sim.csv"
-    assert main(["simulate", "--model", "rw", "--task", "reversal", "--n-subjects", "4", "--n-trials", "60",
-                 "--out", str(csv)]) == 0
+    assert (
+        main(
+            [
+                "simulate",
+                "--model",
+                "rw",
+                "--task",
+                "reversal",
+                "--n-subjects",
+                "4",
+                "--n-trials",
+                "60",
+                "--out",
+                str(csv),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "sim.params.csv").exists()
     fits = tmp_path / "fits.csv"
-    assert main(["fit", str(csv), "--models", "rw", "wsls", "--n-options", "2", "--session", "session",
-                 "--trial", "trial", "--restarts", "2", "--quiet", "--out", str(fits)]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                str(csv),
+                "--models",
+                "rw",
+                "wsls",
+                "--n-options",
+                "2",
+                "--session",
+                "session",
+                "--trial",
+                "trial",
+                "--restarts",
+                "2",
+                "--quiet",
+                "--out",
+                str(fits),
+            ]
+        )
+        == 0
+    )
     table = pd.read_csv(fits)
     assert set(table["model"]) == {"rw", "wsls"} and len(table) == 8
 
@@ -117,3 +167,30 @@ def test_readme_quick_start_runs(tmp_path, monkeypatch):
     exec(compile(code, "README quick start", "exec"), namespace)
     assert isinstance(namespace["sim"], cr.ChoiceData)
     assert len(namespace["model"].params_) == 20
+
+
+def test_select_type_builds_a_nested_selector():
+    recipe = recipe_from_dict(
+        {
+            "name": "x",
+            "data": {"bundled": "demo"},
+            "models": [
+                {
+                    "type": "select",
+                    "name": "nested",
+                    "folds": 2,
+                    "candidates": [{"type": "bias"}, {"type": "qlearning", "preset": "rw"}],
+                }
+            ],
+        }
+    )
+    (model,) = recipe.make_models()
+    assert model.name == "nested" and [m.name for m in model.candidates] == ["bias", "rw"]
+    with pytest.raises(RecipeError, match="candidates"):
+        recipe_from_dict(
+            {
+                "name": "x",
+                "data": {"bundled": "demo"},
+                "models": [{"type": "select", "candidates": []}],
+            }
+        )

@@ -40,6 +40,16 @@ def _gru(training: Mapping[str, Any] | None = None, **kwargs: Any):
     return GRUModel(training=TrainingConfig(**(training or {})), **kwargs)
 
 
+def _select(
+    candidates: list[Mapping[str, Any]], folds: int = 3, by: str = "block", name: str = "selected"
+):
+    from ..comparison.selection import SelectByCV
+
+    if not isinstance(candidates, list) or not candidates:
+        raise ValueError("'candidates' must be a non-empty list of model tables")
+    return SelectByCV([make_model(c) for c in candidates], folds=folds, by=by, name=name)
+
+
 def _defaults() -> None:
     if _FACTORIES:
         return
@@ -50,6 +60,7 @@ def _defaults() -> None:
     register_model("bias", Bias)
     register_model("kalman", KalmanFilter)
     register_model("gru", _gru)
+    register_model("select", _select)
 
 
 def make_model(spec: Mapping[str, Any]) -> ChoiceModel:
@@ -59,6 +70,8 @@ def make_model(spec: Mapping[str, Any]) -> ChoiceModel:
     --------
     >>> make_model({"type": "qlearning", "preset": "rw_persev"})   # doctest: +SKIP
     >>> make_model({"type": "gru", "hidden_size": 4, "training": {"max_epochs": 50}})  # doctest: +SKIP
+    >>> make_model({"type": "select", "name": "gru_nested", "candidates": [   # doctest: +SKIP
+    ...     {"type": "gru", "hidden_size": 4, "name": "a"}, {"type": "gru", "hidden_size": 8, "name": "b"}]})
     """
     _defaults()
     spec = dict(spec)

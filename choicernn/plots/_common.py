@@ -56,11 +56,12 @@ def _sources(tables: Any, name: str, columns: Sequence[str]) -> tuple[pd.DataFra
 def _style(i: int) -> dict[str, Any]:
     """Colour, marker, line style and hatch of the i-th source (the first is black)."""
     colours = ["black", *sns.color_palette("colorblind", 8)[:7]]
+    shift = i // len(colours)  # past 8 sources, colours repeat with other hatches and markers
     return {
         "color": colours[i % len(colours)],
-        "marker": MARKERS[i % len(MARKERS)],
-        "linestyle": LINESTYLES[i % len(LINESTYLES)],
-        "hatch": HATCHES[i % len(HATCHES)],
+        "marker": MARKERS[(i + shift) % len(MARKERS)],
+        "linestyle": LINESTYLES[(i + shift) % len(LINESTYLES)],
+        "hatch": HATCHES[(i + shift) % len(HATCHES)],
     }
 
 
