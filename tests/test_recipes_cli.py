@@ -194,3 +194,14 @@ def test_select_type_builds_a_nested_selector():
                 "models": [{"type": "select", "candidates": []}],
             }
         )
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path, capsys):
+    """The README's main command: the bundled study, seven models, tables and report."""
+    assert main(["demo", "--quiet", "--no-figures", "--out", str(tmp_path / "demo")]) == 0
+    summary = pd.read_csv(tmp_path / "demo" / "summary.csv")
+    assert summary["model"].iloc[0] == "rw_persev"  # the generating model ranks first
+    assert len(summary) == 7
+    assert (tmp_path / "demo" / "report.md").exists()
+    assert "rw_persev" in capsys.readouterr().out

@@ -1,0 +1,1 @@
+"""Trust and insight: recovery studies, posterior predictive checks, explaining networks, privacy."""
