@@ -22,12 +22,26 @@ Comparison
 Behaviour and figures
     :mod:`choicernn.signatures` (stay probabilities, switch rates, reversal and learning curves)
     and :mod:`choicernn.plots` (seaborn figures that take a tidy table and ``ax=``).
+Trust and insight
+    :func:`parameter_recovery`, :func:`model_recovery` (``.confusion``),
+    :func:`posterior_predictive`, :func:`explain` (which classical model a network behaves like),
+    :func:`logit_portrait`, :func:`agreement_by_value`, :func:`membership_audit` (``.auc``); each
+    result has ``.table`` and ``.plot()``.
 Studies
     :func:`load_recipe` / :func:`run_recipe`: a TOML recipe in ``fits/`` runs a whole study; the
     ``choicernn`` command line (``demo``, ``run``, ``compare``, ``fit``, ``simulate``, ``tasks``).
 """
 
 from . import plots, signatures
+from .analysis.explain import ExplainResult, agreement_by_value, explain, logit_portrait
+from .analysis.ppc import PosteriorPredictiveResult, posterior_predictive
+from .analysis.privacy import MembershipAuditResult, membership_audit
+from .analysis.recovery import (
+    ModelRecoveryResult,
+    ParameterRecoveryResult,
+    model_recovery,
+    parameter_recovery,
+)
 from .comparison.bms import BMSResult, bms
 from .comparison.cross_validation import CrossValidationResult, cross_validate
 from .comparison.folds import make_folds
@@ -55,6 +69,18 @@ from .tasks import Task, TaskSpecError, available_tasks, load_task
 __version__ = "0.1.0"
 
 __all__ = [
+    "logit_portrait",
+    "explain",
+    "agreement_by_value",
+    "ExplainResult",
+    "membership_audit",
+    "posterior_predictive",
+    "parameter_recovery",
+    "model_recovery",
+    "MembershipAuditResult",
+    "PosteriorPredictiveResult",
+    "ParameterRecoveryResult",
+    "ModelRecoveryResult",
     "PRESETS",
     "WSLS",
     "Agent",
