@@ -1,4 +1,5 @@
-"""The ``choicernn`` command line: ``demo``, ``tasks``, ``simulate``, ``fit``."""
+"""The ``choicernn`` command line: ``demo``, ``run``, ``compare``, ``fit``, ``simulate``, ``tasks``,
+``parameter-recovery``, ``model-recovery``."""
 
 from __future__ import annotations
 
@@ -165,6 +166,58 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_parameter_recovery(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .analysis.recovery import parameter_recovery
+    from .plots import save_figure
+
+    result = parameter_recovery(
+        _model(args.model),
+        args.task,
+        n_subjects=args.n_subjects,
+        n_trials=args.n_trials,
+        seed=args.seed,
+        method=args.method,
+    )
+    out = Path(args.out)
+    write_csv_atomic(result.table, out / "parameter_recovery.csv")
+    write_csv_atomic(result.summary, out / "parameter_recovery_summary.csv")
+    save_figure(result.plot(), out / "parameter_recovery")
+    print(result.summary.to_string(index=False))
+    print(f"tables and figure written to {out}/")
+    return 0
+
+
+def cmd_model_recovery(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .analysis.recovery import model_recovery
+    from .plots import save_figure
+
+    result = model_recovery(
+        [_model(m) for m in args.models],
+        args.task,
+        n_subjects=args.n_subjects,
+        n_trials=args.n_trials,
+        folds=args.folds,
+        seed=args.seed,
+    )
+    out = Path(args.out)
+    write_csv_atomic(result.table, out / "model_recovery.csv")
+    write_csv_atomic(result.confusion.reset_index(), out / "confusion.csv")
+    fig, ax = plt.subplots(figsize=(5, 4))
+    result.plot(ax=ax)
+    save_figure(fig, out / "model_recovery")
+    print(result.confusion.round(2).to_string())
+    print(f"tables and figure written to {out}/")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="choicernn", description="Fit, compare and simulate models of choices in bandit tasks."
@@ -225,6 +278,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "parameter-recovery", help="simulate a model, refit it, compare true and fitted parameters"
+    )
+    p.add_argument("--model", default="rw", help="Q-learning preset or wsls / bias / kalman")
+    p.add_argument("--task", default="drifting_two_armed", help="task name or TOML path")
+    p.add_argument("--n-subjects", type=int, default=100)
+    p.add_argument("--n-trials", type=int, default=500)
+    p.add_argument("--method", default="map", choices=["mle", "map"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=cmd_parameter_recovery)
+
+    p = sub.add_parser(
+        "model-recovery", help="simulate each model, cross-validate all, print the confusion matrix"
+    )
+    p.add_argument("--models", nargs="+", default=["bias", "wsls", "rw_persev"])
+    p.add_argument("--task", default="drifting_two_armed", help="task name or TOML path")
+    p.add_argument("--n-subjects", type=int, default=50)
+    p.add_argument("--n-trials", type=int, default=300)
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=cmd_model_recovery)
     return parser
 
 

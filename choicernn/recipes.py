@@ -64,7 +64,8 @@ from .models.base import ChoiceModel
 from .models.registry import make_model
 from .report import markdown_table
 
-_SECTIONS = {"name", "description", "data", "task", "cv", "run", "models"}
+_SECTIONS = {"name", "description", "data", "task", "cv", "run", "models", "analyses"}
+_ANALYSIS_KEYS = {"posterior_predictive", "explain", "membership_audit"}
 _DATA_KEYS = {
     "path",
     "bundled",
@@ -100,6 +101,7 @@ class Recipe:
     cv: dict[str, Any] = field(default_factory=lambda: {"folds": 5, "by": "block", "seed": 0})
     task: dict[str, Any] = field(default_factory=dict)
     run: dict[str, Any] = field(default_factory=dict)
+    analyses: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     source: Path | None = None
 
@@ -168,6 +170,7 @@ def recipe_from_dict(spec: dict[str, Any], source: Path | None = None) -> Recipe
     cv = {"folds": 5, "by": "block", "seed": 0, **spec.get("cv", {})}
     _check_keys(where, "cv", cv, _CV_KEYS)
     _check_keys(where, "run", spec.get("run", {}), _RUN_KEYS)
+    _check_keys(where, "analyses", spec.get("analyses", {}), _ANALYSIS_KEYS)
     models = spec["models"]
     if not isinstance(models, list) or not models:
         raise RecipeError(f"{where}: 'models' must be a non-empty list of [[models]] tables")
@@ -181,6 +184,7 @@ def recipe_from_dict(spec: dict[str, Any], source: Path | None = None) -> Recipe
         cv=cv,
         task=dict(spec.get("task", {})),
         run=dict(spec.get("run", {})),
+        analyses=dict(spec.get("analyses", {})),
         description=str(spec.get("description", "")),
         source=source,
     )
@@ -254,6 +258,7 @@ def run_recipe(
         write_csv_atomic(cv.in_sample, out / "in_sample.csv")
     fitted = _fit_all(models, data, cv, device, recipe, out)
     figure_files = _figures(cv, fitted, data, recipe, out) if figures else []
+    figure_files += _analyses(recipe, fitted, data, out)
     elapsed = time.perf_counter() - start
     _report(recipe, data, summary, bms, figure_files, out, elapsed)
     return cv
@@ -320,6 +325,86 @@ def _figures(cv, fitted, data, recipe, out) -> list[str]:
         plots.plot_choice_trace(fitted[best].choice_probabilities(one), one, subject, ax=ax)
         files += plots.save_figure(fig, out / "figures" / "choice_trace")
         plt.close(fig)
+    return [str(Path(f).relative_to(out)) for f in files]
+
+
+def _analyses(recipe, fitted, data, out) -> list[str]:
+    """The recipe's ``[analyses]``: posterior predictive checks, explaining networks, privacy audit.
+
+    ``posterior_predictive = true`` checks every fitted model (replaying the data's payoffs when
+    every option's outcome is known, else in the recipe's task); ``explain = ["gru16"]`` fits the
+    classical models to each named network's simulated behaviour in the task (an entry can be a
+    table: ``{model = "gru16", candidates = [{type = "qlearning", preset = "rw"}], n_subjects =
+    30, n_trials = 200, folds = 3}``); ``membership_audit
+    = ["gru16"]`` retrains each named network on a random half of the subjects and audits it
+    against the other half. Tables go to ``analyses/``, figures to ``figures/``.
+    """
+    spec = recipe.analyses
+    if not spec:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from . import plots
+    from .analysis.explain import explain
+    from .analysis.ppc import posterior_predictive
+    from .analysis.privacy import membership_audit
+    from .comparison.cross_validation import _fit
+
+    files: list = []
+    seed = recipe.cv.get("seed") or 0
+    task = recipe.task.get("name")
+
+    def save(result, stem):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        result.plot(ax=ax)
+        files.extend(plots.save_figure(fig, out / "figures" / stem))
+        plt.close(fig)
+
+    if spec.get("posterior_predictive"):
+        tables = []
+        for name, model in fitted.items():
+            result = posterior_predictive(
+                model, data, None if data.has_outcomes else task, seed=seed
+            )
+            tables.append(result.pooled.assign(model=name))
+            save(result, f"ppc_{name}")
+        write_csv_atomic(
+            pd.concat(tables, ignore_index=True), out / "analyses" / "posterior_predictive.csv"
+        )
+    for entry in spec.get("explain", []):
+        # "gru16", or {model = "gru16", candidates = [{type = ...}, ...], n_subjects = ..., ...}
+        options = dict(entry) if isinstance(entry, dict) else {"model": entry}
+        name = options.pop("model", None)
+        if name not in fitted:
+            raise RecipeError(
+                f"{recipe._where()}: analyses.explain: no fitted model named {name!r}"
+            )
+        if "candidates" in options:
+            options["candidates"] = [make_model(c) for c in options["candidates"]]
+        result = explain(fitted[name], task, seed=seed, **options)
+        write_csv_atomic(result.table.reset_index(), out / "analyses" / f"explain_{name}.csv")
+        save(result, f"explain_{name}")
+    for name in spec.get("membership_audit", []):
+        model = next((m for m in recipe.make_models() if m.name == name), None)
+        if model is None:
+            raise RecipeError(
+                f"{recipe._where()}: analyses.membership_audit: no model named {name!r}"
+            )
+        order = np.random.default_rng(seed).permutation(data.n_subjects)
+        half = data.n_subjects // 2
+        train = data.subset([data.subjects[i] for i in sorted(order[:half])])
+        test = data.subset([data.subjects[i] for i in sorted(order[half:])])
+        network = _fit(model.clone(), train, seed, recipe.run.get("device", "auto"), {})
+        result = membership_audit(network, train, test, seed=seed)
+        table = result.table.assign(
+            auc=result.auc, auc_low=result.auc_ci[0], auc_high=result.auc_ci[1]
+        )
+        write_csv_atomic(table, out / "analyses" / f"membership_{name}.csv")
+        save(result, f"membership_{name}")
     return [str(Path(f).relative_to(out)) for f in files]
 
 

@@ -99,7 +99,10 @@ def test_shipped_demo_recipe_loads():
     assert {"bias", "wsls", "rw", "rw_persev", "gru4"} <= set(names)
 
 
-@pytest.mark.parametrize("command", ["demo", "run", "compare", "fit", "simulate", "tasks"])
+@pytest.mark.parametrize(
+    "command",
+    ["demo", "run", "compare", "fit", "simulate", "tasks", "parameter-recovery", "model-recovery"],
+)
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
@@ -205,3 +208,82 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     assert len(summary) == 7
     assert (tmp_path / "demo" / "report.md").exists()
     assert "rw_persev" in capsys.readouterr().out
+
+
+def test_recovery_subcommands_write_tables_and_figures(tmp_path, capsys):
+    out = tmp_path / "rec"
+    assert (
+        main(
+            [
+                "parameter-recovery",
+                "--model",
+                "rw",
+                "--n-subjects",
+                "20",
+                "--n-trials",
+                "150",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    summary = pd.read_csv(out / "parameter_recovery_summary.csv")
+    assert set(summary["parameter"]) == {"alpha", "beta"}
+    assert (out / "parameter_recovery.png").exists()
+    assert (
+        main(
+            [
+                "model-recovery",
+                "--models",
+                "bias",
+                "rw",
+                "--n-subjects",
+                "8",
+                "--n-trials",
+                "120",
+                "--folds",
+                "3",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    confusion = pd.read_csv(out / "confusion.csv").set_index("generating")
+    assert confusion.sum(axis=1).round(9).eq(1).all()
+    assert (out / "model_recovery.pdf").exists()
+
+
+def test_recipe_analyses_write_their_tables(small_recipe):
+    text = small_recipe.read_text().replace(
+        '[[models]]\ntype = "bias"',
+        """[[models]]
+type = "bias"
+[[models]]
+type = "gru"
+hidden_size = 2
+name = "tiny"
+training = { max_epochs = 3, n_seeds = 1 }""",
+        1,
+    )
+    text += '\n[analyses]\nposterior_predictive = true\nexplain = [{model = "tiny", candidates = [{type = "qlearning", preset = "rw"}, {type = "wsls"}], n_subjects = 6, n_trials = 80, folds = 2}]\nmembership_audit = ["tiny"]\n'
+    small_recipe.write_text(text)
+    recipe = cr.load_recipe(small_recipe)
+    out = small_recipe.parent / "small"
+    cr.run_recipe(recipe, out, progress=False, figures=False)
+    ppc = pd.read_csv(out / "analyses" / "posterior_predictive.csv")
+    assert set(ppc["model"]) == {"bias", "rw", "tiny"}
+    assert (out / "analyses" / "explain_tiny.csv").exists()
+    audit = pd.read_csv(out / "analyses" / "membership_tiny.csv")
+    assert audit["member"].sum() == 3 and 0 <= audit["auc"].iloc[0] <= 1
+    assert (out / "figures" / "membership_tiny.png").exists()
+    with pytest.raises(RecipeError, match="analyses"):
+        recipe_from_dict(
+            {
+                "name": "x",
+                "data": {"bundled": "demo"},
+                "models": [{"type": "bias"}],
+                "analyses": {"ppc": True},
+            }
+        )
