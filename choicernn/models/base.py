@@ -49,11 +49,17 @@ class Agent(Protocol):
     n_agents: int
     n_options: int
 
-    def start_session(self) -> None: ...
+    def start_session(self) -> None:
+        """Reset the state at the start of a session."""
+        ...
 
-    def probabilities(self) -> np.ndarray: ...
+    def probabilities(self) -> np.ndarray:
+        """Choice probabilities for the next trial, shape (n_agents, n_options)."""
+        ...
 
-    def update(self, choices: np.ndarray, rewards: np.ndarray, outcomes: np.ndarray) -> None: ...
+    def update(self, choices: np.ndarray, rewards: np.ndarray, outcomes: np.ndarray) -> None:
+        """Learn from one trial: choices (-1 = missed), rewards, and every option's outcome."""
+        ...
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
