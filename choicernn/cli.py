@@ -14,15 +14,18 @@ from .io import write_csv_atomic
 
 
 def _model(spec: str):
-    from . import WSLS, Bias, KalmanFilter, QLearning
+    """A model from a command-line name: a Q-learning preset, or a registered type (wsls, ...)."""
     from .models.qlearning import PRESETS
+    from .models.registry import available_models, make_model
 
-    heuristics = {"wsls": WSLS, "bias": Bias, "kalman": KalmanFilter}
     if spec in PRESETS:
-        return QLearning(spec)
-    if spec in heuristics:
-        return heuristics[spec]()
-    raise SystemExit(f"unknown model {spec!r}; choose from {sorted(PRESETS) + sorted(heuristics)}")
+        return make_model({"type": "qlearning", "preset": spec})
+    if spec in available_models() and spec not in ("qlearning", "select"):
+        return make_model({"type": spec})
+    raise SystemExit(
+        f"unknown model {spec!r}; choose from Q-learning presets {sorted(PRESETS)} or "
+        f"{sorted(set(available_models()) - {'qlearning', 'select'})}"
+    )
 
 
 def _print_summary(cv, out: Path) -> None:

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from .data import ChoiceData, read_csv
-from .models.heuristics import WSLS, Bias
 from .models.qlearning import QLearning
 from .simulation import simulate
 from .tasks import load_task
@@ -77,57 +76,3 @@ def load_demo() -> ChoiceData:
         columns={"participant": "subject"}
     )
     return data.with_params(params)
-
-
-def run_demo(progress: bool | None = None, device: str = "auto") -> pd.DataFrame:
-    """Fit the demo models to the demo study; returns the per-model table that the CLI prints.
-
-    Columns: ``model, n_params, nll_per_trial, normalized_lik, aic, bic, n_best_bic`` (summed over
-    subjects; ``n_best_bic`` counts subjects for whom the model has the lowest BIC).
-    """
-    data = load_demo()
-    models = [Bias(), WSLS(), QLearning("rw"), QLearning("rw_persev"), QLearning("dual_alpha")]
-    fitted = [m.fit(data, seed=0, progress=progress, device=device) for m in models]
-    results = pd.concat([m.results_ for m in fitted], ignore_index=True)
-    best = results.loc[results.groupby("subject")["bic"].idxmin(), "model"].value_counts()
-    table = results.groupby("model", sort=False).agg(
-        n_params=("n_params", "first"),
-        nll=("nll", "sum"),
-        n_trials=("n_trials", "sum"),
-        aic=("aic", "sum"),
-        bic=("bic", "sum"),
-        converged=("converged", "mean"),
-    )
-    table["nll_per_trial"] = table["nll"] / table["n_trials"]
-    table["normalized_lik"] = np.exp(-table["nll_per_trial"])
-    table["n_best_bic"] = best.reindex(table.index).fillna(0).astype(int)
-    table = table.reset_index()[
-        [
-            "model",
-            "n_params",
-            "nll_per_trial",
-            "normalized_lik",
-            "aic",
-            "bic",
-            "n_best_bic",
-            "converged",
-        ]
-    ]
-    return table, fitted
-
-
-def recovery_table(fitted_model, data: ChoiceData) -> pd.DataFrame:
-    """Correlation of true and fitted parameters for a model fitted to simulated data."""
-    true = data.params.set_index("subject")
-    est = fitted_model.params_.set_index("subject").loc[true.index]
-    rows = [
-        {
-            "parameter": c,
-            "r": float(np.corrcoef(true[c], est[c])[0, 1]),
-            "true_mean": float(true[c].mean()),
-            "fitted_mean": float(est[c].mean()),
-        }
-        for c in est.columns
-        if c in true.columns
-    ]
-    return pd.DataFrame(rows)

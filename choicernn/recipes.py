@@ -256,7 +256,7 @@ def run_recipe(
     write_csv_atomic(bms.table.reset_index(), out / "bms.csv")
     if cv.in_sample is not None:
         write_csv_atomic(cv.in_sample, out / "in_sample.csv")
-    fitted = _fit_all(models, data, cv, device, recipe, out)
+    fitted = _fit_all(models, cv, out)
     figure_files = _figures(cv, fitted, data, recipe, out) if figures else []
     figure_files += _analyses(recipe, fitted, data, out)
     elapsed = time.perf_counter() - start
@@ -264,16 +264,14 @@ def run_recipe(
     return cv
 
 
-def _fit_all(models, data, cv, device, recipe, out) -> dict[str, ChoiceModel]:
+def _fit_all(models, cv, out) -> dict[str, ChoiceModel]:
     """Models fitted to all the data: parametric ones (parameters saved); networks from fold 0."""
-    from .comparison.cross_validation import _fit
     from .models.parametric import ParametricModel
 
     fitted = {}
-    options = recipe.run.get("fit_options") or {}
     for model in models:
         if isinstance(model, ParametricModel):
-            fit = _fit(model.clone(), data, recipe.cv["seed"], device, options.get(model.name, {}))
+            fit = cv.fitted[(model.name, "all")]  # the in-sample fit made for AIC/BIC
             write_csv_atomic(fit.results_, out / "params" / f"{model.name}.csv")
             fitted[model.name] = fit
         elif (model.name, 0) in cv.fitted:

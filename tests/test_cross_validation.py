@@ -13,7 +13,9 @@ from choicernn.comparison.folds import fold_labels, make_folds
 @pytest.fixture(scope="module")
 def study():
     truth = {"alpha": 0.4, "beta": 5.0, "persev": 1.0}
-    return cr.simulate(cr.QLearning("rw_persev"), "reversal", n_subjects=12, n_trials=200, seed=3, params=truth)
+    return cr.simulate(
+        cr.QLearning("rw_persev"), "reversal", n_subjects=12, n_trials=200, seed=3, params=truth
+    )
 
 
 def test_block_folds_partition_every_sequence(study):
@@ -29,7 +31,15 @@ def test_block_folds_partition_every_sequence(study):
 
 
 def test_session_and_subject_folds_are_seeded():
-    data = cr.simulate(cr.Bias(), "two_armed_fixed", n_subjects=6, n_trials=20, n_sessions=4, seed=1, params={"bias_1": 0.0})
+    data = cr.simulate(
+        cr.Bias(),
+        "two_armed_fixed",
+        n_subjects=6,
+        n_trials=20,
+        n_sessions=4,
+        seed=1,
+        params={"bias_1": 0.0},
+    )
     a = fold_labels(data, 2, "session", seed=0)
     assert (a == fold_labels(data, 2, "session", seed=0)).all()
     assert not all((fold_labels(data, 2, "session", seed=s) == a).all() for s in range(1, 6))
@@ -72,7 +82,16 @@ def test_no_leakage_from_the_test_fold(study):
 def test_generating_model_ranks_first(study):
     models = [cr.Bias(), cr.WSLS(), cr.QLearning("rw"), cr.QLearning("rw_persev")]
     cv = cr.cross_validate(models, study, folds=4)
-    assert set(cv.table.columns) >= {"model", "fold", "subject", "nll", "n_trials", "nll_per_trial", "normalized_lik", "accuracy"}
+    assert set(cv.table.columns) >= {
+        "model",
+        "fold",
+        "subject",
+        "nll",
+        "n_trials",
+        "nll_per_trial",
+        "normalized_lik",
+        "accuracy",
+    }
     assert len(cv.table) == 4 * 4 * 12
     assert cv.trials.groupby("model").size().eq(study.n_choices).all()
     pooled = cv.subject_table().groupby("model")[["nll", "n_trials"]].sum()
@@ -89,7 +108,9 @@ def test_table_matches_trials_and_model_likelihood(study):
     model = cv.fitted[("rw", 1)]
     expected = -model.trial_log_likelihood(fold.test)["log_lik"].sum()
     assert cv.table.query("fold == 1")["nll"].sum() == pytest.approx(expected, abs=1e-9)
-    np.testing.assert_allclose(cv.table["normalized_lik"], np.exp(-cv.table["nll"] / cv.table["n_trials"]))
+    np.testing.assert_allclose(
+        cv.table["normalized_lik"], np.exp(-cv.table["nll"] / cv.table["n_trials"])
+    )
 
 
 def test_cache_dir_resumes_without_refitting(study, tmp_path):
@@ -100,7 +121,9 @@ def test_cache_dir_resumes_without_refitting(study, tmp_path):
     assert set(second.fitted) == {("wsls", 1)}  # only the missing unit was refitted
     pd.testing.assert_frame_equal(first.table, second.table, check_dtype=False)
     # a changed model is not read from the stale files
-    third = cr.cross_validate([cr.WSLS(win_threshold=0.5)], study, folds=3, cache_dir=tmp_path, in_sample=False)
+    third = cr.cross_validate(
+        [cr.WSLS(win_threshold=0.5)], study, folds=3, cache_dir=tmp_path, in_sample=False
+    )
     assert len(third.fitted) == 3
 
 
@@ -119,6 +142,32 @@ def test_nested_selection_picks_by_inner_folds_only(study):
     # the outer score is the refitted winner's held-out likelihood
     fold = make_folds(study, 3, "block")[0]
     winner = cv.fitted[("nested", 0)].best_
-    assert cv.table.query("fold == 0")["nll"].sum() == pytest.approx(-winner.trial_log_likelihood(fold.test)["log_lik"].sum())
+    assert cv.table.query("fold == 0")["nll"].sum() == pytest.approx(
+        -winner.trial_log_likelihood(fold.test)["log_lik"].sum()
+    )
     with pytest.raises(cr.NotFittedError, match="call fit"):
         SelectByCV([cr.WSLS()]).logits(study)
+
+
+def test_session_folds_follow_sessions():
+    data = cr.simulate(
+        cr.Bias(),
+        "two_armed_fixed",
+        n_subjects=3,
+        n_trials=10,
+        n_sessions=4,
+        seed=1,
+        params={"bias_1": 0.0},
+    )
+    labels = fold_labels(data, 2, "session", seed=0)
+    table = data.to_frame().assign(fold=labels)
+    per_session = table.groupby(["subject", "session"])["fold"].nunique()
+    assert (per_session == 1).all()  # a session is never split
+    per_subject = table.groupby("subject")["fold"].value_counts().unstack()
+    assert (per_subject == 20).all().all()  # two sessions of 10 trials in each fold
+
+
+def test_in_sample_fits_are_kept(study):
+    cv = cr.cross_validate([cr.QLearning("rw")], study, folds=2)
+    fit = cv.fitted[("rw", "all")]
+    np.testing.assert_allclose(fit.results_["aic"].to_numpy(), cv.in_sample["aic"].to_numpy())

@@ -56,7 +56,8 @@ class CrossValidationResult:
     n_folds : int
     seed : int or None
     fitted : dict
-        ``(model name, fold) -> fitted model`` for the units computed in this run.
+        ``(model name, fold) -> fitted model`` for the units computed in this run, and
+        ``(model name, "all")`` for the in-sample fits of per-subject models.
     """
 
     trials: pd.DataFrame
@@ -296,6 +297,7 @@ def cross_validate(
         for model in models:
             if isinstance(model, ParametricModel):
                 fit = _fit(model.clone(), data, seed, device, fit_options.get(model.name, {}))
+                fitted[(model.name, "all")] = fit
                 rows.append(
                     fit.results_[["model", "subject", "nll", "n_trials", "n_params", "aic", "bic"]]
                 )

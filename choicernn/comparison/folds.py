@@ -38,19 +38,17 @@ def fold_labels(data: ChoiceData, folds: int, by: FoldScheme, seed: int | None =
     if by == "block":
         return data.trial_blocks(folds)
     if by == "session":
-        labels = np.empty(len(table), dtype=int)
         seqs = data.sequences
+        sequence_fold = np.empty(len(seqs), dtype=int)
         for subject, group in seqs.groupby("subject", sort=False):
             if len(group) < 2:
                 raise ValueError(
                     f"by='session' needs at least 2 sessions per subject; subject {subject!r} has "
                     f"{len(group)}. Use by='block' to hold out trial blocks within sessions."
                 )
-            sessions = group["session"].to_numpy()[rng.permutation(len(group))]
-            for i, session in enumerate(sessions):
-                rows = ((table["subject"] == subject) & (table["session"] == session)).to_numpy()
-                labels[rows] = i % folds
-        return labels
+            order = group.index.to_numpy()[rng.permutation(len(group))]
+            sequence_fold[order] = np.arange(len(group)) % folds
+        return sequence_fold[data.sequence_of_row]
     if by == "subject":
         if data.n_subjects < folds:
             raise ValueError(

@@ -177,6 +177,11 @@ class ChoiceData:
         """One row per sequence: subject, session, n_trials, n_choices."""
         return self._sequences.copy()
 
+    @property
+    def sequence_of_row(self) -> np.ndarray:
+        """Position in :attr:`sequences` of every canonical row (a copy), shape (n_rows,)."""
+        return self._seq_of_row.copy()
+
     def to_frame(self) -> pd.DataFrame:
         """The canonical tidy table (a copy): subject, session, trial, choice (0-based), reward."""
         return self._table.copy()

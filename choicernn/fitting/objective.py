@@ -52,7 +52,9 @@ class BatchedObjective:
         selected = torch.nonzero(position[self.sequence_problem] >= 0).squeeze(1)
         # Sequences are processed in chunks small enough for the per-trial tensors to stay in
         # cache: on a CPU the likelihood is bound by memory traffic, not arithmetic.
-        per_chunk = max(1, self.chunk_elements // max(1, self.batch.n_trials * self.batch.n_options))
+        per_chunk = max(
+            1, self.chunk_elements // max(1, self.batch.n_trials * self.batch.n_options)
+        )
         chunks = []
         for part in selected.split(per_chunk):
             sub = self.batch.select(part)

@@ -379,7 +379,12 @@ class ParametricModel(ChoiceModel):
         (agent, params) : the agent and a DataFrame of its per-agent parameter values.
         """
         fitted_k = getattr(self, "n_options_", None)
-        if fitted_k is not None and n_options is not None and n_options != fitted_k and params is None:
+        if (
+            fitted_k is not None
+            and n_options is not None
+            and n_options != fitted_k
+            and params is None
+        ):
             raise ValueError(
                 f"{self.name} was fitted with n_options={fitted_k} but the task has {n_options} "
                 f"options; simulate it in a task with {fitted_k} options, or pass params=."
