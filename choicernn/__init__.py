@@ -19,6 +19,11 @@ Comparison
     :class:`CrossValidationResult` (``.table``, ``.summary()``, ``.bms()``, ``.plot()``);
     :func:`bms` (random-effects Bayesian model selection); :func:`compare_subjects`;
     :class:`SelectByCV` (nested cross-validation: hyper-parameters chosen on inner folds).
+Scale
+    :class:`Executor` runs the independent units of a study (folds x models, in-sample fits)
+    in-process, on local processes (``"processes"``) or on a Dask cluster (``"dask"``), with
+    identical results; a unit that fails is reported by :class:`UnitsFailedError` after the
+    others finish, and ``cache_dir=`` makes a re-run compute only what is missing.
 Behaviour and figures
     :mod:`choicernn.signatures` (stay probabilities, switch rates, reversal and learning curves)
     and :mod:`choicernn.plots` (seaborn figures that take a tidy table and ``ax=``).
@@ -48,6 +53,7 @@ from .comparison.folds import make_folds
 from .comparison.selection import SelectByCV
 from .comparison.statistics import compare_subjects
 from .data import ChoiceData, ChoiceDataError, SequenceBatch, read_csv
+from .execution import Executor, UnitsFailedError
 from .models.base import Agent, ChoiceModel, NotFittedError
 from .models.gru import GRUModel
 from .models.heuristics import WSLS, Bias, KalmanFilter
@@ -69,6 +75,8 @@ from .tasks import Task, TaskSpecError, available_tasks, load_task
 __version__ = "0.1.0"
 
 __all__ = [
+    "Executor",
+    "UnitsFailedError",
     "logit_portrait",
     "explain",
     "agreement_by_value",

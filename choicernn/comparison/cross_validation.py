@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,9 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from ..data import ChoiceData
+from ..execution import Executor, UnitsFailedError, as_executor, failure_table
 from ..io import write_csv_atomic
 from ..models.base import ChoiceModel
 from ..models.parametric import ParametricModel, show_progress
@@ -52,12 +53,18 @@ class CrossValidationResult:
         Per model and subject, for per-subject parametric models fitted to all the data:
         ``model, subject, nll, n_trials, n_params, aic, bic``.
     models : list of str
+        Models with a result on every fold (all of them unless units failed); the comparisons
+        (``summary``, ``bms``, ``plot``) use these only, while ``trials`` and ``table`` keep
+        every finished unit.
     by : str
     n_folds : int
     seed : int or None
     fitted : dict
         ``(model name, fold) -> fitted model`` for the units computed in this run, and
         ``(model name, "all")`` for the in-sample fits of per-subject models.
+    failures : pandas.DataFrame
+        Units that failed and were skipped (``Executor(on_error="skip")``): ``unit, kind,
+        error, message, attempts, traceback``; empty when every unit finished.
     """
 
     trials: pd.DataFrame
@@ -68,11 +75,12 @@ class CrossValidationResult:
     n_folds: int
     seed: int | None
     fitted: dict = field(default_factory=dict, repr=False)
+    failures: pd.DataFrame = field(default_factory=lambda: failure_table([]), repr=False)
 
     def subject_table(self) -> pd.DataFrame:
         """Per model and subject, summed over folds: ``model, subject, nll, n_trials,
-        nll_per_trial, normalized_lik, accuracy``."""
-        t = self.trials
+        nll_per_trial, normalized_lik, accuracy``; only models with every fold (``models``)."""
+        t = self.trials[self.trials["model"].isin(self.models)]
         out = (
             t.groupby(["model", "subject"], sort=False)
             .agg(
@@ -143,13 +151,18 @@ def _unit_key(model, fit_options, folds, by, seed, test_sessions) -> str:
 
 
 def _fit(model: ChoiceModel, data: ChoiceData, seed, device, options: dict) -> ChoiceModel:
-    accepted = inspect.signature(model.fit).parameters
-    kwargs = {k: v for k, v in options.items() if k in accepted or "options" in accepted}
-    if "seed" in accepted:
+    params = inspect.signature(model.fit).parameters
+    forwards = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+    def takes(name: str) -> bool:  # a subclass's fit(data, **options) forwards to its parent
+        return name in params or forwards
+
+    kwargs = {k: v for k, v in options.items() if takes(k)}
+    if takes("seed"):
         kwargs.setdefault("seed", seed)
-    if "progress" in accepted:
+    if takes("progress"):
         kwargs.setdefault("progress", False)
-    if "device" in accepted and device is not None:
+    if takes("device") and device is not None:
         kwargs.setdefault("device", device)
     return model.fit(data, **kwargs)
 
@@ -173,6 +186,67 @@ def held_out_trials(model: ChoiceModel, test: ChoiceData) -> pd.DataFrame:
     return out
 
 
+@dataclass
+class _Study:
+    """What every unit of one cross-validation shares; sent to each worker once."""
+
+    data: ChoiceData
+    folds: int
+    by: str
+    seed: int | None
+    test_sessions: list | None
+    fit_options: dict
+    device: str | None
+    _fold_list: list | None = field(default=None, repr=False)
+
+    def fold(self, index: int):
+        if self._fold_list is None:  # once per worker: folds are deterministic given the seed
+            self._fold_list = make_folds(
+                self.data, self.folds, self.by, self.seed, self.test_sessions
+            )
+        return self._fold_list[index]
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_fold_list"] = None  # workers rebuild the folds from the data instead
+        return state
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """One fit: a model on the training part of a fold, or on all the data (``fold="all"``)."""
+
+    model: ChoiceModel
+    fold: int | str
+
+    @property
+    def label(self) -> str:
+        return f"model={self.model.name} fold={self.fold}"
+
+
+def run_unit(study: _Study, unit: _Unit) -> tuple[ChoiceModel, pd.DataFrame | None]:
+    """Fit one unit and score its held-out trials (``None`` for an in-sample fit)."""
+    options = study.fit_options.get(unit.model.name, {})
+    if unit.fold == "all":
+        return _fit(unit.model.clone(), study.data, study.seed, study.device, options), None
+    fold = study.fold(int(unit.fold))
+    fit = _fit(unit.model.clone(), fold.train, study.seed, study.device, options)
+    trials = held_out_trials(fit, fold.test)
+    bad = ~np.isfinite(trials["log_lik"].to_numpy())
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        subject, session, trial = (trials[c].iloc[first] for c in ("subject", "session", "trial"))
+        raise FloatingPointError(
+            f"model {unit.model.name!r} gave a non-finite held-out log-likelihood "
+            f"({float(trials['log_lik'].iloc[first])}) on fold {unit.fold}, subject "
+            f"{str(subject)!r}, session {str(session)!r}, trial {int(trial)} "
+            f"({int(bad.sum())} trial(s) in all)"
+        )
+    trials.insert(0, "fold", unit.fold)
+    trials.insert(0, "model", unit.model.name)
+    return fit, trials
+
+
 def cross_validate(
     models: Sequence[ChoiceModel],
     data: ChoiceData,
@@ -185,6 +259,7 @@ def cross_validate(
     in_sample: bool = True,
     device: str | None = "auto",
     cache_dir: str | Path | None = None,
+    executor: Executor | str | None = None,
     progress: bool | None = None,
 ) -> CrossValidationResult:
     """Fit every model on the training part of every fold and score it on the held-out part.
@@ -210,17 +285,25 @@ def cross_validate(
     device : str, optional
         Passed to the fits that take one (``"auto"``: CUDA when present).
     cache_dir : path, optional
-        Each finished (model, fold) unit is saved there as a CSV (written atomically) and loaded
-        instead of recomputed when the call is repeated, so an interrupted study resumes. The
-        file name carries a hash of the model's settings, its fit options and the fold scheme,
-        so a changed model or scheme is recomputed rather than read from a stale file.
+        Each finished (model, fold) unit is saved there as a CSV (written atomically, as soon as
+        it finishes) and loaded instead of recomputed when the call is repeated, so an
+        interrupted or partly failed study resumes. The file name carries a hash of the model's
+        settings, its fit options and the fold scheme, so a changed model or scheme is
+        recomputed rather than read from a stale file.
+    executor : Executor or {"in-process", "processes", "dask"}, optional
+        Where the (model, fold) units and the in-sample fits run; see
+        :class:`choicernn.Executor`. Results are identical on every back end; it also sets the
+        failure policy (a unit that raises is reported with its model and fold; by default the
+        other units finish and :class:`choicernn.UnitsFailedError` is raised, carrying the
+        partial result).
     progress : bool or None
         Progress bar over units (default: when standard error is a terminal).
 
     Returns
     -------
     CrossValidationResult
-        ``.table`` (per model, fold and subject), ``.trials``, ``.summary()``, ``.bms()``, ``.plot()``.
+        ``.table`` (per model, fold and subject), ``.trials``, ``.summary()``, ``.bms()``,
+        ``.plot()``; ``.failures`` lists units skipped under ``on_error="skip"``.
     """
     models = list(models)
     if not models:
@@ -242,32 +325,56 @@ def cross_validate(
     unknown = set(fit_options) - set(names)
     if unknown:
         raise ValueError(f"fit_options names unknown models {sorted(unknown)}; models are {names}")
+    runner = as_executor(executor)
     fold_list = make_folds(data, folds, by, seed, test_sessions)
+    study = _Study(
+        data,
+        folds,
+        by,
+        seed,
+        None if test_sessions is None else list(test_sessions),
+        fit_options,
+        device,
+        fold_list,
+    )
     cache = Path(cache_dir) if cache_dir is not None else None
-    pieces, fitted = [], {}
-    units = [(m, f) for f in fold_list for m in models]
-    bar = tqdm(units, desc="cross-validation", disable=not show_progress(progress))
-    for model, fold in bar:
-        bar.set_postfix(model=model.name, fold=fold.index)
-        path = (
-            cache
-            / f"{_safe(model.name)}__fold{fold.index}__{_unit_key(model, fit_options, folds, by, seed, test_sessions)}.csv"
-            if cache
-            else None
-        )
-        if path is not None and path.exists():
-            trials = pd.read_csv(path)
-            trials["subject"] = trials["subject"].astype(data.to_frame()["subject"].dtype)
-        else:
-            fit = _fit(model.clone(), fold.train, seed, device, fit_options.get(model.name, {}))
-            fitted[(model.name, fold.index)] = fit
-            trials = held_out_trials(fit, fold.test)
-            trials.insert(0, "fold", fold.index)
-            trials.insert(0, "model", model.name)
-            if path is not None:
-                write_csv_atomic(trials, path)
-        pieces.append(trials[TRIAL_COLUMNS])
-    trials = pd.concat(pieces, ignore_index=True)
+    subject_dtype = data.to_frame()["subject"].dtype
+    pieces: dict[tuple[str, int], pd.DataFrame] = {}
+    fitted: dict = {}
+    paths: dict[tuple[str, int], Path] = {}
+    todo: list[_Unit] = []
+    for fold in fold_list:
+        for model in models:
+            key = (model.name, fold.index)
+            if cache is not None:
+                digest = _unit_key(model, fit_options, folds, by, seed, test_sessions)
+                paths[key] = cache / f"{_safe(model.name)}__fold{fold.index}__{digest}.csv"
+                if paths[key].exists():
+                    trials = pd.read_csv(paths[key])
+                    trials["subject"] = trials["subject"].astype(subject_dtype)
+                    pieces[key] = trials
+                    continue
+            todo.append(_Unit(model, fold.index))
+    if in_sample:
+        todo += [_Unit(m, "all") for m in models if isinstance(m, ParametricModel)]
+
+    def keep(unit: _Unit, value) -> None:
+        fit, trials = value
+        fitted[(unit.model.name, unit.fold)] = fit
+        if trials is not None:
+            key = (unit.model.name, unit.fold)
+            if key in paths:
+                write_csv_atomic(trials, paths[key])
+            pieces[key] = trials
+
+    failures = runner.run(
+        run_unit, study, todo, keep, progress=show_progress(progress), desc="cross-validation"
+    )
+    order = [(m.name, f.index) for f in fold_list for m in models]
+    present = [pieces[k][TRIAL_COLUMNS] for k in order if k in pieces]
+    trials = (
+        pd.concat(present, ignore_index=True) if present else pd.DataFrame(columns=TRIAL_COLUMNS)
+    )
     table = (
         trials.groupby(["model", "fold", "subject"], sort=False)
         .agg(
@@ -291,15 +398,43 @@ def cross_validate(
             "accuracy",
         ]
     ]
-    ic = None
-    if in_sample:
-        rows = []
-        for model in models:
-            if isinstance(model, ParametricModel):
-                fit = _fit(model.clone(), data, seed, device, fit_options.get(model.name, {}))
-                fitted[(model.name, "all")] = fit
-                rows.append(
-                    fit.results_[["model", "subject", "nll", "n_trials", "n_params", "aic", "bic"]]
-                )
-        ic = pd.concat(rows, ignore_index=True) if rows else None
-    return CrossValidationResult(trials, table, ic, names, by, len(fold_list), seed, fitted)
+    rows = [
+        fitted[(m.name, "all")].results_[
+            ["model", "subject", "nll", "n_trials", "n_params", "aic", "bic"]
+        ]
+        for m in models
+        if (m.name, "all") in fitted
+    ]
+    ic = pd.concat(rows, ignore_index=True) if rows else None
+    complete = [n for n in names if all((n, f.index) in pieces for f in fold_list)]
+    result = CrossValidationResult(
+        trials,
+        table,
+        ic,
+        complete,
+        by,
+        len(fold_list),
+        seed,
+        fitted,
+        failure_table(failures),
+    )
+    if failures:
+        if cache is not None:
+            hint = (
+                f"Finished units are saved in {cache}; once the cause is fixed, the same call "
+                f"computes only the failed units."
+            )
+        else:
+            hint = (
+                "The finished units are in the exception's .partial result; pass cache_dir= so "
+                "that a re-run computes only the failed units."
+            )
+        if runner.on_error == "raise":
+            raise UnitsFailedError(failures, result, hint)
+        warnings.warn(
+            f"{len(failures)} unit(s) failed and were skipped (see result.failures): "
+            + "; ".join(f.describe() for f in failures),
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return result

@@ -1,0 +1,405 @@
+"""One executor for the independent units of a study, with three back ends.
+
+A study (a cross-validation, a recovery study) is a list of independent *units*, e.g. one
+(model, fold) fit. :class:`Executor` runs them
+
+- ``"in-process"`` (default): one after another in this process, using all its threads;
+- ``"processes"``: on ``n_jobs`` local worker processes (joblib's loky process pool);
+- ``"dask"``: on a Dask cluster: a local one started for the study (``n_jobs`` single-threaded
+  workers) or an existing one (``address=`` a scheduler, or ``client=`` a connected
+  ``dask.distributed.Client``, e.g. from dask-jobqueue on a SLURM cluster).
+
+Whatever runs them, a unit gets the same inputs and seeds, so results are identical. The data a
+study shares (the ``shared`` argument of :meth:`Executor.run`) travel to each worker once: the
+process pool installs them when a worker starts, Dask broadcasts them to every worker; a task
+carries only its small unit description.
+
+Failure policy. A unit whose own code raises is not retried (with the same seed it would raise
+again); it is reported with its identity, message and worker traceback. A unit whose worker dies
+(killed, out of memory) is started again on a fresh worker, up to ``retries`` more times. Units
+that finished are handed to the caller as they arrive (the studies save each to disk at once), so
+a failure never loses them; the caller then raises :class:`UnitsFailedError`
+(``on_error="raise"``) or returns what finished with a table of the failures
+(``on_error="skip"``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from tqdm.auto import tqdm
+
+from .failures import Raised, UnitFailure
+
+Backend = Literal["in-process", "processes", "dask"]
+BACKENDS = ("in-process", "processes", "dask")
+ErrorPolicy = Literal["raise", "skip"]
+
+Work = Callable[[Any, Any], Any]
+
+
+def unit_label(unit: Any) -> str:
+    """A unit's identity in reports: its ``label`` attribute, else ``str(unit)``."""
+    return str(getattr(unit, "label", unit))
+
+
+@dataclass(frozen=True)
+class Executor:
+    """Where and how the units of a study run.
+
+    Parameters
+    ----------
+    backend : {"in-process", "processes", "dask"}
+    n_jobs : int, optional
+        Worker processes for ``"processes"`` and for a local Dask cluster (default and ``-1``:
+        one per CPU core). Ignored in-process and for an existing Dask cluster.
+    address : str, optional
+        Scheduler address of a running Dask cluster (``"tcp://host:8786"``); ``backend="dask"``
+        only. Without it (and without ``client``) a local cluster is started and closed.
+    client : dask.distributed.Client, optional
+        An already connected client (e.g. from ``dask_jobqueue.SLURMCluster``); it is left open.
+    retries : int
+        How many more times a unit is started after its worker died (default 2). A unit that
+        raises is never retried. On ``"processes"`` a dying worker breaks the whole pool, so the
+        units that were running then are re-run alone on a fresh worker (a death is charged only
+        to the unit that caused it); on a Dask cluster this is the scheduler's
+        ``allowed-failures`` (set from ``retries`` for a cluster started here).
+    on_error : {"raise", "skip"}
+        After every other unit finished: raise :class:`UnitsFailedError` (default) or return
+        the result without the failed units, with a table of them in ``result.failures``.
+    threads_per_worker : int, optional
+        torch threads in each worker (default: the cores divided among the local workers; left
+        alone on an existing cluster).
+
+    Examples
+    --------
+    >>> cr.cross_validate(models, data, executor="processes")                    # doctest: +SKIP
+    >>> cr.cross_validate(models, data, executor=cr.Executor("dask", n_jobs=8))  # doctest: +SKIP
+    """
+
+    backend: Backend = "in-process"
+    n_jobs: int | None = None
+    address: str | None = None
+    client: Any = None
+    retries: int = 2
+    on_error: ErrorPolicy = "raise"
+    threads_per_worker: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {list(BACKENDS)}, got {self.backend!r}")
+        if self.n_jobs is not None and (
+            not isinstance(self.n_jobs, int) or (self.n_jobs < 1 and self.n_jobs != -1)
+        ):
+            raise ValueError(f"n_jobs must be a positive integer or -1, got {self.n_jobs!r}")
+        if not isinstance(self.retries, int) or self.retries < 0:
+            raise ValueError(f"retries must be an integer >= 0, got {self.retries!r}")
+        if self.on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', got {self.on_error!r}")
+        if (self.address is not None or self.client is not None) and self.backend != "dask":
+            raise ValueError("address= and client= are for backend='dask'")
+        if self.threads_per_worker is not None and self.threads_per_worker < 1:
+            raise ValueError(f"threads_per_worker must be >= 1, got {self.threads_per_worker!r}")
+
+    @property
+    def workers(self) -> int:
+        """Local worker processes this executor starts (1 in-process)."""
+        if self.backend == "in-process":
+            return 1
+        if self.n_jobs is None or self.n_jobs == -1:
+            return os.cpu_count() or 1
+        return self.n_jobs
+
+    def _threads(self) -> int | None:
+        if self.threads_per_worker is not None:
+            return self.threads_per_worker
+        if self.backend == "in-process" or self.address is not None or self.client is not None:
+            return None
+        return max(1, (os.cpu_count() or 1) // self.workers)
+
+    def run(
+        self,
+        work: Work,
+        shared: Any,
+        units: Sequence[Any],
+        on_result: Callable[[Any, Any], None],
+        *,
+        progress: bool = False,
+        desc: str = "units",
+    ) -> list[UnitFailure]:
+        """Run ``work(shared, unit)`` for every unit; returns the units that failed.
+
+        ``work`` must be a module-level function (it is pickled by reference for the worker
+        back ends). ``on_result(unit, value)`` is called here, in the calling process, as each
+        unit finishes, in completion order.
+        """
+        units = list(units)
+        if not units:
+            return []
+        bar = tqdm(total=len(units), desc=desc, disable=not progress)
+
+        def finished(unit, value):
+            on_result(unit, value)
+            bar.set_postfix_str(unit_label(unit)[:60])
+            bar.update()
+
+        try:
+            if self.backend == "in-process":
+                return _run_in_process(work, shared, units, finished)
+            if self.backend == "processes":
+                return _run_processes(self, work, shared, units, finished)
+            return _run_dask(self, work, shared, units, finished)
+        finally:
+            bar.close()
+
+
+def as_executor(executor: Executor | str | None) -> Executor:
+    """An :class:`Executor` from ``None`` (in-process), a back-end name, or an Executor."""
+    if executor is None:
+        return Executor()
+    if isinstance(executor, Executor):
+        return executor
+    if isinstance(executor, str):
+        return Executor(executor)  # type: ignore[arg-type]
+    raise TypeError(f"executor must be an Executor, a back-end name or None, got {executor!r}")
+
+
+def call_unit(work: Work, shared: Any, unit: Any, threads: int | None) -> Any:
+    """Run one unit in a worker; an exception comes back as :class:`Raised`."""
+    if threads is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    try:
+        return work(shared, unit)
+    except Exception as exc:  # reported to the parent with the unit's identity
+        return Raised.capture(exc)
+
+
+def _record(unit, out, attempts: int, finished, failures: list[UnitFailure]) -> None:
+    if isinstance(out, Raised):
+        failures.append(
+            UnitFailure(unit_label(unit), "error", out.error, out.message, attempts, out.traceback)
+        )
+    else:
+        finished(unit, out)
+
+
+def _run_in_process(work, shared, units, finished) -> list[UnitFailure]:
+    failures: list[UnitFailure] = []
+    for unit in units:
+        _record(unit, call_unit(work, shared, unit, None), 1, finished, failures)
+    return failures
+
+
+# ---------------------------------------------------------------- local processes (loky)
+
+_INSTALLED: dict[str, Any] = {}
+
+
+def _install(shared: Any, threads: int | None) -> None:
+    """Worker initializer: keep the study's shared data for every task of this worker."""
+    _INSTALLED["shared"] = shared
+    if threads is not None:
+        torch.set_num_threads(threads)
+
+
+def _call_installed(work: Work, unit: Any, index: int, threads: int | None, markers: str) -> Any:
+    Path(markers, str(index)).touch()  # lets the parent tell a killed unit from a queued one
+    return call_unit(work, _INSTALLED["shared"], unit, threads)
+
+
+def _run_processes(ex: Executor, work, shared, units, finished) -> list[UnitFailure]:
+    """Units on a loky process pool. When a worker dies the whole pool breaks; the units that
+    were running then are run again alone, one at a time on one fresh worker, so that a death
+    there is charged to the unit that caused it and never to a unit that merely ran beside it."""
+    from joblib.externals import loky
+
+    threads = ex._threads()
+    env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)} if threads else None
+    markers = tempfile.mkdtemp(prefix="choicernn-units-")
+    failures: list[UnitFailure] = []
+    starts = [0] * len(units)
+    queue, suspects = list(range(len(units))), []
+    try:
+        while queue or suspects:
+            alone = bool(suspects)
+            batch = suspects if alone else queue
+            pool = loky.ProcessPoolExecutor(
+                max_workers=1 if alone else min(ex.workers, len(batch)),
+                initializer=_install,
+                initargs=(shared, threads),
+                env=env,
+            )
+            futures = {
+                pool.submit(_call_installed, work, units[i], i, threads, markers): i for i in batch
+            }
+            broken: dict[int, BaseException] = {}
+            progressed = False
+            for fut in loky.as_completed(futures):
+                i = futures[fut]
+                try:
+                    out = fut.result()
+                except Exception as exc:  # the pool broke: a worker died or could not start
+                    broken[i] = exc
+                    continue
+                progressed = True
+                _record(units[i], out, starts[i] + 1, finished, failures)
+            pool.shutdown(wait=True, kill_workers=True)
+            died, unstarted = [], []
+            for i, exc in broken.items():
+                marker = Path(markers, str(i))
+                if not marker.exists():
+                    unstarted.append(i)
+                    continue
+                marker.unlink()  # it was running when its worker died
+                starts[i] += 1
+                progressed = True
+                if starts[i] > ex.retries:
+                    first = str(exc).strip().splitlines()
+                    failures.append(
+                        UnitFailure(
+                            unit_label(units[i]),
+                            "worker died",
+                            type(exc).__name__,
+                            first[0] if first else "",
+                            starts[i],
+                        )
+                    )
+                else:
+                    died.append(i)
+            if alone:
+                suspects = died + unstarted
+            else:
+                queue, suspects = unstarted, died
+            if broken and not progressed:
+                exc = next(iter(broken.values()))
+                raise RuntimeError(
+                    f"worker processes failed before running any unit: {type(exc).__name__}: {exc}"
+                ) from exc
+    finally:
+        shutil.rmtree(markers, ignore_errors=True)
+    return failures
+
+
+# ---------------------------------------------------------------- Dask
+
+
+def _dask_client(ex: Executor):
+    """(client, cluster or None, whether we own the client)."""
+    try:
+        import dask
+        from dask.distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise ImportError(
+            "backend='dask' needs dask.distributed: pip install 'choicernn[dask]'"
+        ) from exc
+    if ex.client is not None:
+        return ex.client, None, False
+    if ex.address is not None:
+        return Client(ex.address), None, True
+    settings = {
+        "distributed.scheduler.allowed-failures": ex.retries,
+        # a worker holds only the unit it runs: units are long, and a dying worker then takes
+        # no queued unit down with it
+        "distributed.scheduler.worker-saturation": 1.0,
+    }
+    with dask.config.set(settings):
+        cluster = LocalCluster(
+            n_workers=ex.workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+    return Client(cluster), cluster, True
+
+
+def _shared_plugin(shared: Any, token: str):
+    """A Dask worker plugin that installs the study's shared data on every worker, once.
+
+    Workers that join later, or replace a dead one, receive it when they connect. The units then
+    have no dependencies, so the scheduler queues them and hands each worker one at a time.
+    """
+    from dask.distributed import WorkerPlugin
+
+    class SharedData(WorkerPlugin):
+        def __init__(self) -> None:
+            self.shared = shared
+
+        # this class travels by value; the store it fills must be the worker's imported module
+        def setup(self, worker) -> None:
+            from choicernn.execution import executor
+
+            executor._INSTALLED[token] = self.shared
+
+        def teardown(self, worker) -> None:
+            from choicernn.execution import executor
+
+            executor._INSTALLED.pop(token, None)
+
+    return SharedData()
+
+
+def _call_dask(work: Work, token: str, unit: Any, threads: int | None) -> Any:
+    if token not in _INSTALLED:
+        return Raised(
+            "RuntimeError", f"the study's data are not installed on this worker ({token})", ""
+        )
+    return call_unit(work, _INSTALLED[token], unit, threads)
+
+
+def _run_dask(ex: Executor, work, shared, units, finished) -> list[UnitFailure]:
+    from dask.distributed import KilledWorker, as_completed
+
+    client, cluster, owned = _dask_client(ex)
+    failures: list[UnitFailure] = []
+    token = f"choicernn-{uuid.uuid4().hex[:8]}"
+    try:
+        client.register_plugin(_shared_plugin(shared, token), name=token)
+        threads = ex._threads()
+        n = len(units)
+        # one graph for all units (client.map), so the scheduler sees them as one group and
+        # queues them instead of pushing several onto each worker
+        submitted = client.map(
+            _call_dask,
+            [work] * n,
+            [token] * n,
+            units,
+            [threads] * n,
+            key=[f"unit-{token}-{i}" for i in range(n)],
+            pure=False,
+        )
+        futures = {fut: i for i, fut in enumerate(submitted)}
+        for fut in as_completed(futures):
+            i = futures[fut]
+            try:
+                out = fut.result()
+            except Exception as exc:  # KilledWorker: its workers died retries + 1 times
+                died = isinstance(exc, KilledWorker)
+                failures.append(
+                    UnitFailure(
+                        unit_label(units[i]),
+                        "worker died" if died else "error",
+                        type(exc).__name__,
+                        str(exc).strip().splitlines()[0] if str(exc).strip() else "",
+                        ex.retries + 1 if died else 1,
+                    )
+                )
+                continue
+            _record(units[i], out, 1, finished, failures)
+    finally:
+        if not owned or cluster is None:
+            client.unregister_worker_plugin(token)
+        if owned:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    return failures

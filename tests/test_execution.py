@@ -1,0 +1,207 @@
+"""The executor: identical results on every back end, failures reported, re-runs resume."""
+
+from __future__ import annotations
+
+import pickle
+
+import pandas as pd
+import pytest
+from faulty_models import DyingWSLS, NaNWSLS, RaisingWSLS
+
+import choicernn as cr
+from choicernn.comparison.cross_validation import _Unit
+from choicernn.execution import Executor, as_executor
+
+BACKENDS = [
+    "in-process",
+    Executor("processes", n_jobs=2),
+    pytest.param(Executor("dask", n_jobs=2), marks=pytest.mark.dask),
+]
+
+
+@pytest.fixture(scope="module")
+def study_data():
+    return cr.simulate(cr.QLearning("rw_persev"), "drifting_two_armed", 12, 90, seed=4)
+
+
+def small_models():
+    return [
+        cr.QLearning("rw"),
+        cr.QLearning("rw_persev"),
+        cr.WSLS(),
+        cr.GRUModel(hidden_size=3, training=cr.TrainingConfig(max_epochs=3, n_seeds=2)),
+    ]
+
+
+@pytest.fixture(scope="module")
+def reference(study_data):
+    return cr.cross_validate(small_models(), study_data, folds=3, seed=2, progress=False)
+
+
+def test_executor_validates_its_settings():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        Executor("threads")
+    with pytest.raises(ValueError, match="n_jobs"):
+        Executor("processes", n_jobs=0)
+    with pytest.raises(ValueError, match="retries"):
+        Executor("processes", retries=-1)
+    with pytest.raises(ValueError, match="on_error"):
+        Executor(on_error="ignore")
+    with pytest.raises(ValueError, match="address= and client= are for backend='dask'"):
+        Executor("processes", address="tcp://localhost:8786")
+    with pytest.raises(TypeError, match="executor must be"):
+        as_executor(3)
+    assert as_executor(None) == Executor()
+    assert as_executor("processes").backend == "processes"
+    assert Executor("processes", n_jobs=-1).workers >= 1
+
+
+@pytest.mark.parametrize("executor", BACKENDS[1:])
+def test_every_backend_gives_identical_tables(study_data, reference, executor):
+    if executor.backend == "dask":
+        pytest.importorskip("dask.distributed")
+    result = cr.cross_validate(
+        small_models(), study_data, folds=3, seed=2, executor=executor, progress=False
+    )
+    pd.testing.assert_frame_equal(result.table, reference.table, check_exact=True)
+    pd.testing.assert_frame_equal(result.trials, reference.trials, check_exact=True)
+    pd.testing.assert_frame_equal(result.in_sample, reference.in_sample, check_exact=True)
+    assert set(result.fitted) == set(reference.fitted)
+    assert result.failures.empty
+
+
+def test_units_carry_models_not_data():
+    """Workers get the data once per worker; each task ships only a model and a fold number."""
+    unit = _Unit(cr.GRUModel(hidden_size=8), 3)
+    shipped = pickle.dumps(unit)
+    assert b"ChoiceData" not in shipped and len(shipped) < 5_000
+    assert unit.label == "model=gru8 fold=3"
+
+
+@pytest.mark.parametrize("executor", BACKENDS)
+def test_a_raising_unit_is_reported_the_others_finish_and_a_rerun_completes(
+    study_data, reference, executor, tmp_path
+):
+    if not isinstance(executor, str) and executor.backend == "dask":
+        pytest.importorskip("dask.distributed")
+    switch = tmp_path / "broken"
+    switch.touch()
+    models = [*small_models()[:3], RaisingWSLS(str(switch))]
+    cache = tmp_path / "units"
+    with pytest.raises(cr.UnitsFailedError) as caught:
+        cr.cross_validate(
+            models,
+            study_data,
+            folds=3,
+            seed=2,
+            executor=executor,
+            cache_dir=cache,
+            progress=False,
+        )
+    err = caught.value
+    assert "model=raising_wsls fold=0" in str(err)
+    assert "ValueError: bad hyper-parameters on purpose" in str(err)
+    assert str(cache) in str(err)
+    failures = err.failures
+    assert list(failures["unit"]) == ["model=raising_wsls fold=0"]
+    assert failures.loc[0, "kind"] == "error" and failures.loc[0, "attempts"] == 1
+    assert "bad hyper-parameters on purpose" in failures.loc[0, "traceback"]
+    partial = err.partial
+    assert "raising_wsls" not in partial.models
+    assert set(partial.table.loc[partial.table.model == "raising_wsls", "fold"]) == {1, 2}
+    pd.testing.assert_frame_equal(
+        partial.table[partial.table.model == "rw"].reset_index(drop=True),
+        reference.table[reference.table.model == "rw"].reset_index(drop=True),
+    )
+    saved = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
+    assert len(saved) == 3 * 4 - 1  # every finished unit is on disk
+
+    switch.unlink()
+    rerun = cr.cross_validate(
+        models, study_data, folds=3, seed=2, executor=executor, cache_dir=cache, progress=False
+    )
+    assert set(rerun.fitted) == {("raising_wsls", 0)} | {
+        (m.name, "all") for m in models if isinstance(m, cr.models.parametric.ParametricModel)
+    }
+    assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir() if p.name in saved} == saved
+    assert rerun.failures.empty and rerun.models == [m.name for m in models]
+    wsls = rerun.table[rerun.table.model == "wsls"].reset_index(drop=True)
+    fixed = rerun.table[rerun.table.model == "raising_wsls"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(wsls.drop(columns="model"), fixed.drop(columns="model"))
+
+
+def test_skip_policy_returns_what_finished_with_the_failures(study_data, tmp_path):
+    switch = tmp_path / "broken"
+    switch.touch()
+    with pytest.warns(RuntimeWarning, match="model=raising_wsls fold=0"):
+        result = cr.cross_validate(
+            [cr.WSLS(), RaisingWSLS(str(switch))],
+            study_data,
+            folds=3,
+            executor=Executor(on_error="skip"),
+            progress=False,
+        )
+    assert list(result.failures["unit"]) == ["model=raising_wsls fold=0"]
+    assert result.models == ["wsls"]
+    assert result.summary().index.tolist() == ["wsls"]  # compared only on complete models
+    assert set(result.table.loc[result.table.model == "raising_wsls", "fold"]) == {1, 2}
+
+
+def test_non_finite_likelihood_is_a_failure_that_names_the_trial(study_data):
+    with pytest.raises(cr.UnitsFailedError) as caught:
+        cr.cross_validate([cr.WSLS(), NaNWSLS()], study_data, folds=2, progress=False)
+    failures = caught.value.failures
+    assert sorted(failures["unit"]) == ["model=nan_wsls fold=0", "model=nan_wsls fold=1"]
+    assert (failures["error"] == "FloatingPointError").all()
+    assert failures["message"].str.contains(r"non-finite held-out log-likelihood \(nan\)").all()
+    assert failures["message"].str.contains("subject .* session .* trial", regex=True).all()
+
+
+def test_a_killed_worker_is_retried_on_a_fresh_one(study_data, reference, tmp_path):
+    switch = tmp_path / "die once"
+    switch.touch()
+    models = [cr.QLearning("rw"), DyingWSLS(str(switch), once=True, name="wsls")]
+    result = cr.cross_validate(
+        models,
+        study_data,
+        folds=3,
+        seed=2,
+        executor=Executor("processes", n_jobs=2),
+        progress=False,
+    )
+    assert not switch.exists()  # it died once
+    assert result.failures.empty
+    expected = reference.table[reference.table.model.isin(["rw", "wsls"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(result.table, expected, check_exact=True)
+
+
+@pytest.mark.parametrize(
+    "executor",
+    [
+        Executor("processes", n_jobs=2, retries=1, on_error="skip"),
+        pytest.param(
+            Executor("dask", n_jobs=2, retries=0, on_error="skip"), marks=pytest.mark.dask
+        ),
+    ],
+    ids=["processes", "dask"],
+)
+def test_a_unit_that_keeps_killing_workers_fails_alone(study_data, executor, tmp_path):
+    if executor.backend == "dask":
+        pytest.importorskip("dask.distributed")
+    switch = tmp_path / "always die"
+    switch.touch()
+    with pytest.warns(RuntimeWarning, match="worker died"):
+        result = cr.cross_validate(
+            [cr.WSLS(), DyingWSLS(str(switch))],
+            study_data,
+            folds=3,
+            executor=executor,
+            in_sample=False,
+            progress=False,
+        )
+    failures = result.failures
+    assert list(failures["unit"]) == ["model=dying_wsls fold=0"]
+    assert failures.loc[0, "kind"] == "worker died"
+    assert failures.loc[0, "attempts"] == executor.retries + 1
+    assert sorted(result.table.loc[result.table.model == "dying_wsls", "fold"].unique()) == [1, 2]
+    assert sorted(result.table.loc[result.table.model == "wsls", "fold"].unique()) == [0, 1, 2]
