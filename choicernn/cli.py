@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .execution import BACKENDS, Executor, UnitsFailedError
 from .io import write_csv_atomic
 
 
@@ -55,11 +56,39 @@ def cmd_run(args: argparse.Namespace) -> int:
         if recipe.cv.get("test_sessions") is not None
         else f"{recipe.cv['folds']}-fold CV by {recipe.cv['by']}"
     )
-    print(f"study {recipe.name!r}: {len(recipe.models)} models, {scheme} -> {out}")
-    cv = run_recipe(recipe, out, progress=not args.quiet, figures=not args.no_figures)
+    executor = recipe.make_executor(
+        backend=args.backend, n_jobs=args.n_jobs, address=args.address, on_error=args.on_error
+    )
+    where = "" if executor.backend == "in-process" else f" on {_describe(executor)}"
+    print(f"study {recipe.name!r}: {len(recipe.models)} models, {scheme}{where} -> {out}")
+    try:
+        cv = run_recipe(
+            recipe, out, progress=not args.quiet, figures=not args.no_figures, executor=executor
+        )
+    except UnitsFailedError as err:
+        print(f"error: {err}", file=sys.stderr)
+        write_csv_atomic(err.failures, out / "failures.csv")
+        print(f"failed units listed in {out / 'failures.csv'}", file=sys.stderr)
+        return 1
     _print_summary(cv, out)
     print(f"done in {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def _describe(executor: Executor) -> str:
+    if executor.backend == "dask" and (executor.address or executor.client):
+        return f"the Dask cluster at {executor.address or executor.client}"
+    return f"{executor.workers} {executor.backend} worker(s)"
+
+
+def _add_execution_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("execution (replaces the recipe's [execution] settings)")
+    g.add_argument("--backend", choices=list(BACKENDS), help="where the units run")
+    g.add_argument("--n-jobs", type=int, help="local worker processes (default: one per core)")
+    g.add_argument("--address", help="Dask scheduler address (implies --backend dask)")
+    g.add_argument(
+        "--on-error", choices=["raise", "skip"], help="after the other units finish: fail or go on"
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -77,16 +106,29 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     data = _read_data(args)
     models = [_model(spec) for spec in args.models]
-    cv = cross_validate(
-        models,
-        data,
-        folds=args.folds,
-        by=args.by,
-        seed=args.seed,
-        device=args.device,
-        progress=not args.quiet,
-    )
     out = Path(args.out)
+    executor = Executor(
+        args.backend or ("dask" if args.address else "in-process"),
+        n_jobs=args.n_jobs,
+        address=args.address,
+        on_error=args.on_error or "raise",
+    )
+    try:
+        cv = cross_validate(
+            models,
+            data,
+            folds=args.folds,
+            by=args.by,
+            seed=args.seed,
+            device=args.device,
+            executor=executor,
+            cache_dir=out / "units",
+            progress=not args.quiet,
+        )
+    except UnitsFailedError as err:
+        print(f"error: {err}", file=sys.stderr)
+        write_csv_atomic(err.failures, out / "failures.csv")
+        return 1
     write_csv_atomic(cv.table, out / "cv_table.csv")
     write_csv_atomic(cv.summary().reset_index(), out / "summary.csv")
     _print_summary(cv, out)
@@ -231,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default: ./fits/demo)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--no-figures", action="store_true", help="tables and report only")
+    _add_execution_options(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("run", help="run a study recipe (fits/NAME.toml) and write fits/NAME/")
@@ -238,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default: NAME/ beside the recipe)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--no-figures", action="store_true", help="tables and report only")
+    _add_execution_options(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("tasks", help="list the shipped tasks")
@@ -280,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--out", required=True, help="output folder")
+    _add_execution_options(p)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser(

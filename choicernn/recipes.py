@@ -29,6 +29,12 @@ A recipe::
     [run]
     device = "auto"
 
+    [execution]                  # optional; where the units run (default: in this process)
+    backend = "processes"        # "in-process", "processes" or "dask"
+    n_jobs = 4                   # local workers; dask also takes address = "tcp://host:8786"
+    retries = 2                  # re-runs of a unit whose worker died
+    on_error = "raise"           # or "skip": report failed units and go on
+
     [[models]]
     type = "qlearning"
     preset = "rw"
@@ -59,12 +65,23 @@ else:  # pragma: no cover
 
 from .comparison.cross_validation import CrossValidationResult, cross_validate
 from .data import ChoiceData, read_csv
+from .execution import Executor
 from .io import write_csv_atomic, write_text_atomic
 from .models.base import ChoiceModel
 from .models.registry import make_model
 from .report import markdown_table
 
-_SECTIONS = {"name", "description", "data", "task", "cv", "run", "models", "analyses"}
+_SECTIONS = {
+    "name",
+    "description",
+    "data",
+    "task",
+    "cv",
+    "run",
+    "execution",
+    "models",
+    "analyses",
+}
 _ANALYSIS_KEYS = {"posterior_predictive", "explain", "membership_audit"}
 _DATA_KEYS = {
     "path",
@@ -85,6 +102,7 @@ _DATA_KEYS = {
 }
 _CV_KEYS = {"folds", "by", "seed", "test_sessions"}
 _RUN_KEYS = {"device", "seed", "fit_options", "simulations"}
+_EXECUTION_KEYS = {"backend", "n_jobs", "address", "retries", "on_error", "threads_per_worker"}
 
 
 class RecipeError(ValueError):
@@ -102,6 +120,7 @@ class Recipe:
     task: dict[str, Any] = field(default_factory=dict)
     run: dict[str, Any] = field(default_factory=dict)
     analyses: dict[str, Any] = field(default_factory=dict)
+    execution: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     source: Path | None = None
 
@@ -146,6 +165,17 @@ class Recipe:
     def make_models(self) -> list[ChoiceModel]:
         return [make_model(spec) for spec in self.models]
 
+    def make_executor(self, **overrides: Any) -> Executor:
+        """The recipe's ``[execution]`` settings as an :class:`~choicernn.Executor`; keyword
+        arguments that are not ``None`` (e.g. from the command line) replace them."""
+        settings = {**self.execution, **{k: v for k, v in overrides.items() if v is not None}}
+        if "address" in overrides and overrides["address"] is not None:
+            settings["backend"] = "dask"
+        try:
+            return Executor(**settings)
+        except (TypeError, ValueError) as err:
+            raise RecipeError(f"{self._where()}: [execution]: {err}") from None
+
 
 def _check_keys(where: str, section: str, table: dict, allowed: set[str]) -> None:
     unknown = set(table) - allowed
@@ -171,6 +201,7 @@ def recipe_from_dict(spec: dict[str, Any], source: Path | None = None) -> Recipe
     _check_keys(where, "cv", cv, _CV_KEYS)
     _check_keys(where, "run", spec.get("run", {}), _RUN_KEYS)
     _check_keys(where, "analyses", spec.get("analyses", {}), _ANALYSIS_KEYS)
+    _check_keys(where, "execution", spec.get("execution", {}), _EXECUTION_KEYS)
     models = spec["models"]
     if not isinstance(models, list) or not models:
         raise RecipeError(f"{where}: 'models' must be a non-empty list of [[models]] tables")
@@ -185,6 +216,7 @@ def recipe_from_dict(spec: dict[str, Any], source: Path | None = None) -> Recipe
         task=dict(spec.get("task", {})),
         run=dict(spec.get("run", {})),
         analyses=dict(spec.get("analyses", {})),
+        execution=dict(spec.get("execution", {})),
         description=str(spec.get("description", "")),
         source=source,
     )
@@ -192,6 +224,7 @@ def recipe_from_dict(spec: dict[str, Any], source: Path | None = None) -> Recipe
         recipe.make_models()
     except ValueError as err:
         raise RecipeError(f"{where}: {err}") from None
+    recipe.make_executor()
     return recipe
 
 
@@ -227,9 +260,19 @@ def default_output(recipe: Recipe, name_or_path: str | os.PathLike) -> Path:
 
 
 def run_recipe(
-    recipe: Recipe, out: str | os.PathLike, *, progress: bool | None = None, figures: bool = True
+    recipe: Recipe,
+    out: str | os.PathLike,
+    *,
+    progress: bool | None = None,
+    figures: bool = True,
+    executor: Executor | str | None = None,
 ) -> CrossValidationResult:
-    """Run a study: cross-validation, statistics, fitted parameters, figures and a report in ``out``."""
+    """Run a study: cross-validation, statistics, fitted parameters, figures and a report in ``out``.
+
+    ``executor`` replaces the recipe's ``[execution]`` settings. Finished units are kept in
+    ``out/units``; when some fail (:class:`~choicernn.UnitsFailedError`), running the recipe
+    again computes only those.
+    """
     out = Path(out)
     start = time.perf_counter()
     data = recipe.load_data()
@@ -245,6 +288,7 @@ def run_recipe(
         test_sessions=recipe.cv.get("test_sessions"),
         device=device,
         cache_dir=out / "units",
+        executor=recipe.make_executor() if executor is None else executor,
         progress=progress,
     )
     write_csv_atomic(cv.table, out / "cv_table.csv")

@@ -287,3 +287,54 @@ training = { max_epochs = 3, n_seeds = 1 }""",
                 "analyses": {"ppc": True},
             }
         )
+
+
+def test_recipe_execution_section_runs_the_study_on_processes(small_recipe):
+    path = small_recipe
+    path.write_text(SMALL + '\n[execution]\nbackend = "processes"\nn_jobs = 2\n')
+    recipe = cr.load_recipe(path)
+    assert recipe.make_executor() == cr.Executor("processes", n_jobs=2)
+    assert recipe.make_executor(backend="in-process", n_jobs=None).backend == "in-process"
+    assert recipe.make_executor(address="tcp://host:8786").backend == "dask"
+    parallel = cr.run_recipe(recipe, path.parent / "parallel", progress=False, figures=False)
+    serial = cr.run_recipe(
+        recipe, path.parent / "serial", progress=False, figures=False, executor="in-process"
+    )
+    pd.testing.assert_frame_equal(parallel.table, serial.table, check_exact=True)
+
+
+def test_recipe_execution_errors_name_the_field():
+    base = {"name": "x", "data": {"bundled": "demo"}, "models": [{"type": "bias"}]}
+    with pytest.raises(RecipeError, match=r"\[execution\] has unknown fields \['workers'\]"):
+        recipe_from_dict({**base, "execution": {"workers": 2}})
+    with pytest.raises(RecipeError, match=r"\[execution\]: backend must be one of"):
+        recipe_from_dict({**base, "execution": {"backend": "slurm"}})
+
+
+def test_cli_reports_failed_units_and_a_rerun_completes(tmp_path, capsys, monkeypatch):
+    """`choicernn compare` with one unit that raises: exit 1, failures.csv, then a clean re-run."""
+    from choicernn.demo import demo_path
+
+    calls = {"n": 0}
+    original = cr.WSLS.fit
+
+    def flaky(self, data, **options):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("transient failure")
+        return original(self, data, **options)
+
+    monkeypatch.setattr(cr.WSLS, "fit", flaky)
+    args = ["compare", str(demo_path()), "--subject", "participant", "--trial", "trial"]
+    args += ["--n-options", "2", "--choice-base", "1", "--models", "bias", "wsls", "--folds", "3"]
+    args += ["--quiet", "--out", str(tmp_path)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "model=wsls fold=1: error (RuntimeError: transient failure)" in err
+    assert pd.read_csv(tmp_path / "failures.csv")["unit"].tolist() == ["model=wsls fold=1"]
+    assert len(list((tmp_path / "units").glob("*.csv"))) == 5
+    assert main(args) == 0
+    # first run: folds 0, 1 (failed), 2 and the in-sample fit; the re-run: fold 1 and the
+    # in-sample fit (in-sample fits are not cached), no other fold
+    assert calls["n"] == 6
+    assert (tmp_path / "summary.csv").exists()
