@@ -91,6 +91,16 @@ def _add_execution_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _executor(args: argparse.Namespace) -> Executor:
+    """The executor the command line asks for (no recipe)."""
+    return Executor(
+        args.backend or ("dask" if args.address else "in-process"),
+        n_jobs=args.n_jobs,
+        address=args.address,
+        on_error=args.on_error or "raise",
+    )
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import load_demo
 
@@ -107,12 +117,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     data = _read_data(args)
     models = [_model(spec) for spec in args.models]
     out = Path(args.out)
-    executor = Executor(
-        args.backend or ("dask" if args.address else "in-process"),
-        n_jobs=args.n_jobs,
-        address=args.address,
-        on_error=args.on_error or "raise",
-    )
+    executor = _executor(args)
     try:
         cv = cross_validate(
             models,
@@ -251,6 +256,7 @@ def cmd_model_recovery(args: argparse.Namespace) -> int:
         n_trials=args.n_trials,
         folds=args.folds,
         seed=args.seed,
+        executor=_executor(args),
     )
     out = Path(args.out)
     write_csv_atomic(result.table, out / "model_recovery.csv")
@@ -349,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output folder")
+    _add_execution_options(p)
     p.set_defaults(func=cmd_model_recovery)
     return parser
 

@@ -23,6 +23,7 @@ from scipy import stats
 
 from ..comparison.cross_validation import cross_validate
 from ..data import ChoiceData
+from ..execution import Executor
 from ..models.base import ChoiceModel
 from ..models.parametric import ParametricModel
 from ..plots._common import _axes
@@ -329,6 +330,7 @@ def model_recovery(
     folds: int = 5,
     seed: int | np.random.SeedSequence | None = 0,
     device: str = "auto",
+    executor: Executor | str | None = None,
 ) -> ModelRecoveryResult:
     """Simulate from each model, cross-validate all models on every data set, count winners.
 
@@ -348,6 +350,9 @@ def model_recovery(
         it), which seeds its simulation and its cross-validation.
     device : str
         Passed to the fits (``"auto"``: CUDA when present).
+    executor : Executor or str, optional
+        Where the (fitted model, fold) units of each data set's cross-validation run; see
+        :class:`choicernn.Executor`.
 
     Returns
     -------
@@ -383,6 +388,7 @@ def model_recovery(
             seed=_int_seed(cv_seq),
             in_sample=False,
             device=device,
+            executor=executor,
             progress=False,
         )
         subjects = cv.subject_table()
