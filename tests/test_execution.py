@@ -205,3 +205,12 @@ def test_a_unit_that_keeps_killing_workers_fails_alone(study_data, executor, tmp
     assert failures.loc[0, "attempts"] == executor.retries + 1
     assert sorted(result.table.loc[result.table.model == "dying_wsls", "fold"].unique()) == [1, 2]
     assert sorted(result.table.loc[result.table.model == "wsls", "fold"].unique()) == [0, 1, 2]
+
+
+def test_missing_dask_gives_an_install_hint(study_data, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "dask", None)
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    with pytest.raises(ImportError, match=r"pip install 'choicernn\[dask\]'"):
+        cr.cross_validate([cr.WSLS()], study_data, folds=2, executor="dask", progress=False)

@@ -27,7 +27,9 @@ def one_thread_and_close():
 @pytest.fixture(scope="module")
 def rw_study():
     """40 subjects x 200 trials of a Q-learner with fixed parameters, and the fitted model."""
-    data = cr.simulate(cr.QLearning("rw"), "two_armed_fixed", n_subjects=40, n_trials=200, seed=1, params=RW)
+    data = cr.simulate(
+        cr.QLearning("rw"), "two_armed_fixed", n_subjects=40, n_trials=200, seed=1, params=RW
+    )
     model = cr.QLearning("rw").fit(data, n_restarts=2, progress=False)
     return data, model
 
@@ -56,27 +58,48 @@ def test_model_matches_its_own_data_within_sampling_error(rw_study):
     result = posterior_predictive(model, data, "two_armed_fixed", n_simulations=2, seed=0)
     assert result.mode == "task"
     pooled = result.pooled.set_index(["signature", "condition", "source"])
-    for signature, condition in [("p_stay", "rewarded"), ("p_stay", "unrewarded"), ("p_switch", "all")]:
+    for signature, condition in [
+        ("p_stay", "rewarded"),
+        ("p_stay", "unrewarded"),
+        ("p_switch", "all"),
+    ]:
         d = pooled.loc[(signature, condition, "data")]
         m = pooled.loc[(signature, condition, "model")]
         assert d["n_subjects"] == m["n_subjects"] == 40
         assert abs(d["mean"] - m["mean"]) < 0.05, (signature, condition)
         assert d["ci_low"] <= m["ci_high"] and m["ci_low"] <= d["ci_high"], (signature, condition)
     # the stay-after-reward effect of a learner is there in both
-    assert pooled.loc[("p_stay", "rewarded", "model"), "mean"] > pooled.loc[("p_stay", "unrewarded", "model"), "mean"] + 0.1
+    assert (
+        pooled.loc[("p_stay", "rewarded", "model"), "mean"]
+        > pooled.loc[("p_stay", "unrewarded", "model"), "mean"] + 0.1
+    )
 
 
 def test_table_layout_simulations_and_plot(rw_study):
     data, model = rw_study
     result = posterior_predictive(model, data, "two_armed_fixed", n_simulations=2, seed=3)
     table = result.table
-    assert list(table.columns) == ["source", "simulation", "subject", "signature", "condition", "value"]
+    assert list(table.columns) == [
+        "source",
+        "simulation",
+        "subject",
+        "signature",
+        "condition",
+        "value",
+    ]
     assert table.loc[table["source"] == "data", "simulation"].isna().all()
     assert set(table.loc[table["source"] == "model", "simulation"]) == {0, 1}
     # 40 subjects x (2 stay conditions + 1 switch rate) x (data + 2 simulations)
     assert len(table) == 40 * 3 * 3
     assert list(result.pooled.columns) == [
-        "source", "signature", "condition", "mean", "sd", "n_subjects", "ci_low", "ci_high"
+        "source",
+        "signature",
+        "condition",
+        "mean",
+        "sd",
+        "n_subjects",
+        "ci_low",
+        "ci_high",
     ]
     assert len(result.simulated) == 2
     for sim in result.simulated:
@@ -99,7 +122,9 @@ def test_same_seed_same_simulation(rw_study):
 
 
 def test_replays_recorded_payoffs_on_full_feedback_data(full_task):
-    data = cr.simulate(cr.QLearning("rw"), full_task, n_subjects=6, n_trials=60, n_sessions=2, seed=2, params=RW)
+    data = cr.simulate(
+        cr.QLearning("rw"), full_task, n_subjects=6, n_trials=60, n_sessions=2, seed=2, params=RW
+    )
     data = with_missed(data, [3, 4, 100, 500])
     model = cr.QLearning("rw").fit(data, n_restarts=1, progress=False)
     result = posterior_predictive(model, data, n_simulations=2, seed=0)
@@ -108,14 +133,18 @@ def test_replays_recorded_payoffs_on_full_feedback_data(full_task):
     outcome_cols = [f"outcome_{k}" for k in range(3)]
     for sim in result.simulated:
         frame = sim.to_frame()
-        pd.testing.assert_frame_equal(frame[["subject", "session", "trial"]], observed[["subject", "session", "trial"]])
+        pd.testing.assert_frame_equal(
+            frame[["subject", "session", "trial"]], observed[["subject", "session", "trial"]]
+        )
         # missed trials of the data are missed in the simulation, and only those
         np.testing.assert_array_equal(frame["choice"].isna(), observed["choice"].isna())
         played = frame["choice"].notna().to_numpy()
         choice = frame.loc[played, "choice"].astype(int).to_numpy()
         payoff = observed.loc[played, outcome_cols].to_numpy()[np.arange(played.sum()), choice]
         np.testing.assert_array_equal(frame.loc[played, "reward"].to_numpy(), payoff)
-        np.testing.assert_array_equal(frame[outcome_cols].to_numpy(), observed[outcome_cols].to_numpy())
+        np.testing.assert_array_equal(
+            frame[outcome_cols].to_numpy(), observed[outcome_cols].to_numpy()
+        )
     # the agent chooses freely: not a copy of the observed choices
     assert not result.simulated[0].to_frame()["choice"].equals(observed["choice"])
 
@@ -152,7 +181,9 @@ def test_option_mismatch_unfitted_and_unknown_subjects_raise(rw_study):
 
 def test_each_simulated_subject_uses_its_own_fitted_parameters():
     biases = pd.DataFrame({"bias_1": np.tile([-3.0, 3.0], 5)})
-    data = cr.simulate(cr.Bias(), "two_armed_fixed", n_subjects=10, n_trials=60, seed=4, params=biases)
+    data = cr.simulate(
+        cr.Bias(), "two_armed_fixed", n_subjects=10, n_trials=60, seed=4, params=biases
+    )
     model = cr.Bias().fit(data, n_restarts=1, progress=False)
     result = posterior_predictive(model, data, "two_armed_fixed", seed=0)
     observed = data.to_frame().groupby("subject")["choice"].mean().astype(float)
@@ -161,9 +192,15 @@ def test_each_simulated_subject_uses_its_own_fitted_parameters():
 
 
 def test_pooled_gru_runs_as_agent():
-    data = cr.simulate(cr.QLearning("rw"), "two_armed_fixed", n_subjects=6, n_trials=40, seed=0, params=RW)
+    data = cr.simulate(
+        cr.QLearning("rw"), "two_armed_fixed", n_subjects=6, n_trials=40, seed=0, params=RW
+    )
     for emb in (0, 2):
-        net = cr.GRUModel(hidden_size=4, subject_embedding=emb, training=cr.TrainingConfig(max_epochs=2, split="none"))
+        net = cr.GRUModel(
+            hidden_size=4,
+            subject_embedding=emb,
+            training=cr.TrainingConfig(max_epochs=2, split="none"),
+        )
         net.fit(data, seed=0, progress=False)
         result = posterior_predictive(net, data, "two_armed_fixed", seed=0)
         assert result.simulated[0].n_choices == data.n_choices

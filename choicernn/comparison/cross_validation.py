@@ -65,6 +65,9 @@ class CrossValidationResult:
     failures : pandas.DataFrame
         Units that failed and were skipped (``Executor(on_error="skip")``): ``unit, kind,
         error, message, attempts, traceback``; empty when every unit finished.
+    timings : pandas.DataFrame or None
+        Per unit computed in this run: ``unit, worker`` (host:pid), ``start`` (Unix time),
+        ``seconds`` (time in the worker), to see where a study's time goes.
     """
 
     trials: pd.DataFrame
@@ -76,6 +79,7 @@ class CrossValidationResult:
     seed: int | None
     fitted: dict = field(default_factory=dict, repr=False)
     failures: pd.DataFrame = field(default_factory=lambda: failure_table([]), repr=False)
+    timings: pd.DataFrame | None = field(default=None, repr=False)
 
     def subject_table(self) -> pd.DataFrame:
         """Per model and subject, summed over folds: ``model, subject, nll, n_trials,
@@ -367,9 +371,10 @@ def cross_validate(
                 write_csv_atomic(trials, paths[key])
             pieces[key] = trials
 
-    failures = runner.run(
+    log = runner.run(
         run_unit, study, todo, keep, progress=show_progress(progress), desc="cross-validation"
     )
+    failures = log.failures
     order = [(m.name, f.index) for f in fold_list for m in models]
     present = [pieces[k][TRIAL_COLUMNS] for k in order if k in pieces]
     trials = (
@@ -417,6 +422,7 @@ def cross_validate(
         seed,
         fitted,
         failure_table(failures),
+        log.timing_table(),
     )
     if failures:
         if cache is not None:

@@ -28,13 +28,16 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
@@ -135,31 +138,64 @@ class Executor:
         *,
         progress: bool = False,
         desc: str = "units",
-    ) -> list[UnitFailure]:
-        """Run ``work(shared, unit)`` for every unit; returns the units that failed.
+    ) -> RunLog:
+        """Run ``work(shared, unit)`` for every unit; returns the failures and the timings.
 
         ``work`` must be a module-level function (it is pickled by reference for the worker
         back ends). ``on_result(unit, value)`` is called here, in the calling process, as each
         unit finishes, in completion order.
         """
         units = list(units)
+        log = RunLog()
         if not units:
-            return []
+            return log
         bar = tqdm(total=len(units), desc=desc, disable=not progress)
 
-        def finished(unit, value):
-            on_result(unit, value)
+        def finished(unit, done: Done):
+            on_result(unit, done.value)
+            log.timings.append(
+                {
+                    "unit": unit_label(unit),
+                    "worker": done.worker,
+                    "start": done.start,
+                    "seconds": done.seconds,
+                }
+            )
             bar.set_postfix_str(unit_label(unit)[:60])
             bar.update()
 
         try:
             if self.backend == "in-process":
-                return _run_in_process(work, shared, units, finished)
-            if self.backend == "processes":
-                return _run_processes(self, work, shared, units, finished)
-            return _run_dask(self, work, shared, units, finished)
+                log.failures = _run_in_process(work, shared, units, finished)
+            elif self.backend == "processes":
+                log.failures = _run_processes(self, work, shared, units, finished)
+            else:
+                log.failures = _run_dask(self, work, shared, units, finished)
         finally:
             bar.close()
+        return log
+
+
+@dataclass
+class RunLog:
+    """What :meth:`Executor.run` reports: ``failures`` and, per finished unit, ``timings``
+    (``unit, worker`` (host:pid), ``start`` (Unix time), ``seconds`` (in the worker))."""
+
+    failures: list[UnitFailure] = field(default_factory=list)
+    timings: list[dict] = field(default_factory=list)
+
+    def timing_table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.timings, columns=["unit", "worker", "start", "seconds"])
+
+
+@dataclass(frozen=True)
+class Done:
+    """A unit's value with where and how long it ran."""
+
+    value: Any
+    worker: str
+    start: float
+    seconds: float
 
 
 def as_executor(executor: Executor | str | None) -> Executor:
@@ -173,14 +209,17 @@ def as_executor(executor: Executor | str | None) -> Executor:
     raise TypeError(f"executor must be an Executor, a back-end name or None, got {executor!r}")
 
 
-def call_unit(work: Work, shared: Any, unit: Any, threads: int | None) -> Any:
+def call_unit(work: Work, shared: Any, unit: Any, threads: int | None) -> Done | Raised:
     """Run one unit in a worker; an exception comes back as :class:`Raised`."""
     if threads is not None and torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
+    start, clock = time.time(), time.perf_counter()
     try:
-        return work(shared, unit)
+        value = work(shared, unit)
     except Exception as exc:  # reported to the parent with the unit's identity
         return Raised.capture(exc)
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    return Done(value, worker, start, time.perf_counter() - clock)
 
 
 def _record(unit, out, attempts: int, finished, failures: list[UnitFailure]) -> None:
@@ -310,7 +349,15 @@ def _dask_client(ex: Executor):
         # a worker holds only the unit it runs: units are long, and a dying worker then takes
         # no queued unit down with it
         "distributed.scheduler.worker-saturation": 1.0,
+        # a worker's own monitoring (stack-sampling profiler every 10 ms, GIL probe every 1 ms,
+        # event-loop tick every 20 ms) slowed the Python-heavy units of a fit by ~25% in a local
+        # cluster (measured: benchmarks/README.md); long units need none of it that often
+        "distributed.worker.profile.enabled": False,
+        "distributed.admin.system-monitor.gil.enabled": False,
+        "distributed.admin.system-monitor.interval": "5s",
+        "distributed.admin.tick.interval": "1s",
     }
+    threads = ex._threads()
     with dask.config.set(settings):
         cluster = LocalCluster(
             n_workers=ex.workers,
@@ -318,6 +365,7 @@ def _dask_client(ex: Executor):
             processes=True,
             dashboard_address=None,
             silence_logs=logging.ERROR,
+            env={"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)},
         )
     return Client(cluster), cluster, True
 
@@ -357,9 +405,9 @@ def _call_dask(work: Work, token: str, unit: Any, threads: int | None) -> Any:
 
 
 def _run_dask(ex: Executor, work, shared, units, finished) -> list[UnitFailure]:
+    client, cluster, owned = _dask_client(ex)
     from dask.distributed import KilledWorker, as_completed
 
-    client, cluster, owned = _dask_client(ex)
     failures: list[UnitFailure] = []
     token = f"choicernn-{uuid.uuid4().hex[:8]}"
     try:
