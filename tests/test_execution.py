@@ -6,6 +6,7 @@ import pickle
 
 import pandas as pd
 import pytest
+import torch
 from faulty_models import DyingWSLS, NaNWSLS, RaisingWSLS
 
 import choicernn as cr
@@ -214,3 +215,21 @@ def test_missing_dask_gives_an_install_hint(study_data, monkeypatch):
     monkeypatch.setitem(sys.modules, "dask.distributed", None)
     with pytest.raises(ImportError, match=r"pip install 'choicernn\[dask\]'"):
         cr.cross_validate([cr.WSLS()], study_data, folds=2, executor="dask", progress=False)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_processes_share_the_gpu_and_match_the_cpu(study_data):
+    """On a CUDA machine, units on worker processes fit on the GPU; the per-subject Q fits agree
+    with the CPU ones (float64), the networks within training noise."""
+    models = [cr.QLearning("rw"), cr.WSLS()]
+    cpu = cr.cross_validate(models, study_data, folds=3, device="cpu", progress=False)
+    gpu = cr.cross_validate(
+        models,
+        study_data,
+        folds=3,
+        device="cuda",
+        executor=Executor("processes", n_jobs=2),
+        progress=False,
+    )
+    pd.testing.assert_frame_equal(gpu.table, cpu.table, check_exact=False, atol=1e-6)
