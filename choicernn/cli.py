@@ -67,12 +67,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     except UnitsFailedError as err:
         print(f"error: {err}", file=sys.stderr)
-        write_csv_atomic(err.failures, out / "failures.csv")
         print(f"failed units listed in {out / 'failures.csv'}", file=sys.stderr)
         return 1
+    _warn_skipped(cv, out)
     _print_summary(cv, out)
     print(f"done in {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def _warn_skipped(cv, out: Path) -> None:
+    if not cv.failures.empty:
+        print(
+            f"warning: {len(cv.failures)} unit(s) failed and were skipped (--on-error skip); "
+            f"listed in {out / 'failures.csv'}; models without every fold are not compared",
+            file=sys.stderr,
+        )
 
 
 def _describe(executor: Executor) -> str:
@@ -133,7 +142,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     except UnitsFailedError as err:
         print(f"error: {err}", file=sys.stderr)
         write_csv_atomic(err.failures, out / "failures.csv")
+        print(f"failed units listed in {out / 'failures.csv'}", file=sys.stderr)
         return 1
+    if cv.failures.empty:
+        (out / "failures.csv").unlink(missing_ok=True)
+    else:
+        write_csv_atomic(cv.failures, out / "failures.csv")
+    _warn_skipped(cv, out)
     write_csv_atomic(cv.table, out / "cv_table.csv")
     write_csv_atomic(cv.summary().reset_index(), out / "summary.csv")
     _print_summary(cv, out)
@@ -249,15 +264,19 @@ def cmd_model_recovery(args: argparse.Namespace) -> int:
     from .analysis.recovery import model_recovery
     from .plots import save_figure
 
-    result = model_recovery(
-        [_model(m) for m in args.models],
-        args.task,
-        n_subjects=args.n_subjects,
-        n_trials=args.n_trials,
-        folds=args.folds,
-        seed=args.seed,
-        executor=_executor(args),
-    )
+    try:
+        result = model_recovery(
+            [_model(m) for m in args.models],
+            args.task,
+            n_subjects=args.n_subjects,
+            n_trials=args.n_trials,
+            folds=args.folds,
+            seed=args.seed,
+            executor=_executor(args),
+        )
+    except UnitsFailedError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     out = Path(args.out)
     write_csv_atomic(result.table, out / "model_recovery.csv")
     write_csv_atomic(result.confusion.reset_index(), out / "confusion.csv")

@@ -65,7 +65,7 @@ else:  # pragma: no cover
 
 from .comparison.cross_validation import CrossValidationResult, cross_validate
 from .data import ChoiceData, read_csv
-from .execution import Executor
+from .execution import Executor, UnitsFailedError
 from .io import write_csv_atomic, write_text_atomic
 from .models.base import ChoiceModel
 from .models.registry import make_model
@@ -278,19 +278,28 @@ def run_recipe(
     data = recipe.load_data()
     models = recipe.make_models()
     device = recipe.run.get("device", "auto")
-    cv = cross_validate(
-        models,
-        data,
-        folds=recipe.cv["folds"],
-        by=recipe.cv["by"],
-        seed=recipe.cv["seed"],
-        fit_options=recipe.run.get("fit_options"),
-        test_sessions=recipe.cv.get("test_sessions"),
-        device=device,
-        cache_dir=out / "units",
-        executor=recipe.make_executor() if executor is None else executor,
-        progress=progress,
-    )
+    failures_file = out / "failures.csv"
+    try:
+        cv = cross_validate(
+            models,
+            data,
+            folds=recipe.cv["folds"],
+            by=recipe.cv["by"],
+            seed=recipe.cv["seed"],
+            fit_options=recipe.run.get("fit_options"),
+            test_sessions=recipe.cv.get("test_sessions"),
+            device=device,
+            cache_dir=out / "units",
+            executor=recipe.make_executor() if executor is None else executor,
+            progress=progress,
+        )
+    except UnitsFailedError as err:
+        write_csv_atomic(err.failures, failures_file)
+        raise
+    if cv.failures.empty:
+        failures_file.unlink(missing_ok=True)  # from an earlier run, now completed
+    else:
+        write_csv_atomic(cv.failures, failures_file)
     write_csv_atomic(cv.table, out / "cv_table.csv")
     subjects = cv.subject_table()
     write_csv_atomic(subjects, out / "subject_table.csv")
@@ -304,7 +313,7 @@ def run_recipe(
     figure_files = _figures(cv, fitted, data, recipe, out) if figures else []
     figure_files += _analyses(recipe, fitted, data, out)
     elapsed = time.perf_counter() - start
-    _report(recipe, data, summary, bms, figure_files, out, elapsed)
+    _report(recipe, data, summary, bms, figure_files, out, elapsed, cv.failures)
     return cv
 
 
@@ -315,7 +324,9 @@ def _fit_all(models, cv, out) -> dict[str, ChoiceModel]:
     fitted = {}
     for model in models:
         if isinstance(model, ParametricModel):
-            fit = cv.fitted[(model.name, "all")]  # the in-sample fit made for AIC/BIC
+            fit = cv.fitted.get((model.name, "all"))  # the in-sample fit made for AIC/BIC
+            if fit is None:  # it failed and was skipped (listed in failures.csv)
+                continue
             write_csv_atomic(fit.results_, out / "params" / f"{model.name}.csv")
             fitted[model.name] = fit
         elif (model.name, 0) in cv.fitted:
@@ -450,7 +461,7 @@ def _analyses(recipe, fitted, data, out) -> list[str]:
     return [str(Path(f).relative_to(out)) for f in files]
 
 
-def _report(recipe, data, summary, bms, figure_files, out, elapsed) -> None:
+def _report(recipe, data, summary, bms, figure_files, out, elapsed, failures=None) -> None:
     cols = [
         c
         for c in [
@@ -486,6 +497,19 @@ def _report(recipe, data, summary, bms, figure_files, out, elapsed) -> None:
         "",
         markdown_table(summary[cols]),
         "",
+        *(
+            []
+            if failures is None or failures.empty
+            else [
+                f"**{len(failures)} unit(s) failed and were skipped** (`failures.csv`); models "
+                "without every fold are left out of the comparison: "
+                + "; ".join(
+                    f"{u} ({e}: {m})"
+                    for u, e, m in failures[["unit", "error", "message"]].itertuples(index=False)
+                ),
+                "",
+            ]
+        ),
         f"Random-effects BMS (Bayesian omnibus risk {bms.bor:.3g}):",
         "",
         markdown_table(bms.table),
@@ -505,6 +529,7 @@ def _report(recipe, data, summary, bms, figure_files, out, elapsed) -> None:
                 "models": recipe.models,
                 "task": recipe.task,
                 "run": recipe.run,
+                "execution": recipe.execution,
             },
             indent=2,
             default=str,

@@ -21,14 +21,17 @@ def _fold_zero(data) -> bool:
 
 
 class RaisingWSLS(WSLS):
-    """Raises in ``fit`` on fold 0 while ``switch`` exists."""
+    """Raises in ``fit`` on fold 0 while ``switch`` exists; with ``rows``, instead on data of
+    exactly that many trials (e.g. all the data: the in-sample fit)."""
 
-    def __init__(self, switch: str, name: str = "raising_wsls") -> None:
+    def __init__(self, switch: str, rows: int | None = None, name: str = "raising_wsls") -> None:
         super().__init__(name=name)
         self.switch = switch
+        self.rows = rows
 
     def fit(self, data, **options):
-        if Path(self.switch).exists() and _fold_zero(data):
+        hit = _fold_zero(data) if self.rows is None else len(data) == self.rows
+        if Path(self.switch).exists() and hit:
             raise ValueError("bad hyper-parameters on purpose")
         return super().fit(data, **options)
 

@@ -177,16 +177,19 @@ def test_a_killed_worker_is_retried_on_a_fresh_one(study_data, reference, tmp_pa
 
 
 @pytest.mark.parametrize(
-    "executor",
+    ("executor", "attempts"),
     [
-        Executor("processes", n_jobs=2, retries=1, on_error="skip"),
+        # processes: first beside the others (its death breaks their pool too), then alone
+        (Executor("processes", n_jobs=2, retries=0, on_error="skip"), 2),
+        (Executor("processes", n_jobs=2, retries=2, on_error="skip"), 3),
         pytest.param(
-            Executor("dask", n_jobs=2, retries=0, on_error="skip"), marks=pytest.mark.dask
+            Executor("dask", n_jobs=2, retries=0, on_error="skip"), 1, marks=pytest.mark.dask
         ),
     ],
-    ids=["processes", "dask"],
+    ids=["processes-retries0", "processes-retries2", "dask"],
 )
-def test_a_unit_that_keeps_killing_workers_fails_alone(study_data, executor, tmp_path):
+def test_a_unit_that_keeps_killing_workers_fails_alone(study_data, executor, attempts, tmp_path):
+    """Only the killer fails; units that ran beside it when it died finish (even retries=0)."""
     if executor.backend == "dask":
         pytest.importorskip("dask.distributed")
     switch = tmp_path / "always die"
@@ -203,7 +206,8 @@ def test_a_unit_that_keeps_killing_workers_fails_alone(study_data, executor, tmp
     failures = result.failures
     assert list(failures["unit"]) == ["model=dying_wsls fold=0"]
     assert failures.loc[0, "kind"] == "worker died"
-    assert failures.loc[0, "attempts"] == executor.retries + 1
+    assert failures.loc[0, "attempts"] == attempts
+    assert "exit code" in failures.loc[0, "message"] or executor.backend == "dask"
     assert sorted(result.table.loc[result.table.model == "dying_wsls", "fold"].unique()) == [1, 2]
     assert sorted(result.table.loc[result.table.model == "wsls", "fold"].unique()) == [0, 1, 2]
 
@@ -233,3 +237,73 @@ def test_processes_share_the_gpu_and_match_the_cpu(study_data):
         progress=False,
     )
     pd.testing.assert_frame_equal(gpu.table, cpu.table, check_exact=False, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "executor", ["in-process", pytest.param(Executor("processes", n_jobs=2), id="processes")]
+)
+def test_random_folds_are_drawn_once_for_all_workers(executor):
+    """seed=None: workers must hold out the trials the caller drew, not draw their own folds."""
+    data = cr.simulate(cr.WSLS(), "two_armed_fixed", 6, 30, n_sessions=4, seed=3)
+    cv = cr.cross_validate(
+        [cr.WSLS(), cr.Bias()],
+        data,
+        folds=2,
+        by="session",
+        seed=None,
+        in_sample=False,
+        executor=executor,
+        progress=False,
+    )
+    for _, trials in cv.trials.groupby("model"):
+        held_out = trials[["subject", "session", "trial"]]
+        assert not held_out.duplicated().any()  # no trial held out twice
+        assert len(held_out) == data.n_choices  # and none never
+        # a session is held out whole, in one fold
+        assert (trials.groupby(["subject", "session"])["fold"].nunique() == 1).all()
+
+
+def test_an_in_sample_fit_that_fails_is_reported_and_resumed(study_data, tmp_path):
+    switch = tmp_path / "broken"
+    switch.touch()
+    model = RaisingWSLS(str(switch), rows=len(study_data))
+    cache = tmp_path / "units"
+    with pytest.raises(cr.UnitsFailedError, match="model=raising_wsls fold=all"):
+        cr.cross_validate([model], study_data, folds=3, cache_dir=cache, progress=False)
+    assert len(list(cache.glob("*.csv"))) == 3 and not list(cache.glob("*.pkl"))
+    switch.unlink()
+    done = cr.cross_validate([model], study_data, folds=3, cache_dir=cache, progress=False)
+    assert set(done.fitted) == {("raising_wsls", "all")}  # only the in-sample fit was run
+    assert len(list(cache.glob("*.pkl"))) == 1
+    again = cr.cross_validate([model], study_data, folds=3, cache_dir=cache, progress=False)
+    pd.testing.assert_frame_equal(again.in_sample, done.in_sample)  # read back from its pickle
+
+
+def test_cached_units_of_other_data_are_not_reused(study_data, tmp_path):
+    other = cr.simulate(cr.QLearning("rw_persev"), "drifting_two_armed", 12, 90, seed=5)
+    cache = tmp_path / "units"
+    cr.cross_validate([cr.WSLS()], study_data, folds=3, cache_dir=cache, progress=False)
+    reused = cr.cross_validate([cr.WSLS()], other, folds=3, cache_dir=cache, progress=False)
+    fresh = cr.cross_validate([cr.WSLS()], other, folds=3, progress=False)
+    pd.testing.assert_frame_equal(reused.table, fresh.table)
+    assert len(reused.fitted) == 4  # three folds and the in-sample fit, all recomputed
+
+
+def test_failure_error_pickles_and_the_study_ships_without_folds(study_data):
+    from choicernn.comparison.cross_validation import _Study
+    from choicernn.execution import UnitFailure, UnitsFailedError
+
+    err = UnitsFailedError([UnitFailure("model=x fold=0", "error", "ValueError", "bad", 1)], None)
+    back = pickle.loads(pickle.dumps(err))
+    assert str(back) == str(err) and back.failures.equals(err.failures)
+    study = _Study(study_data, None, [1], 0, {}, "cpu")
+    study._folds[0] = "built"
+    assert pickle.loads(pickle.dumps(study))._folds == {}
+
+
+def test_select_by_cv_passes_over_a_failing_candidate(study_data):
+    selector = cr.SelectByCV([NaNWSLS(), cr.WSLS()], folds=2).fit(study_data)
+    assert selector.selected_ == "wsls"
+    assert sorted(selector.failures_["unit"]) == ["model=nan_wsls fold=0", "model=nan_wsls fold=1"]
+    with pytest.raises(RuntimeError, match="every candidate failed"):
+        cr.SelectByCV([NaNWSLS()], folds=2).fit(study_data)

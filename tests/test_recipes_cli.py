@@ -334,7 +334,32 @@ def test_cli_reports_failed_units_and_a_rerun_completes(tmp_path, capsys, monkey
     assert pd.read_csv(tmp_path / "failures.csv")["unit"].tolist() == ["model=wsls fold=1"]
     assert len(list((tmp_path / "units").glob("*.csv"))) == 5
     assert main(args) == 0
-    # first run: folds 0, 1 (failed), 2 and the in-sample fit; the re-run: fold 1 and the
-    # in-sample fit (in-sample fits are not cached), no other fold
-    assert calls["n"] == 6
+    # first run: folds 0, 1 (failed), 2 and the in-sample fit; the re-run: fold 1 only
+    assert calls["n"] == 5
+    assert not (tmp_path / "failures.csv").exists()  # the failure is gone, so is its report
     assert (tmp_path / "summary.csv").exists()
+
+
+def test_recipe_with_skip_reports_failures_and_leaves_the_model_out(small_recipe, monkeypatch):
+    original = cr.Bias.fit
+
+    def broken(self, data, **options):
+        raise RuntimeError("no bias today")
+
+    monkeypatch.setattr(cr.Bias, "fit", broken)
+    out = small_recipe.parent / "skip"
+    cv = cr.run_recipe(
+        cr.load_recipe(small_recipe),
+        out,
+        progress=False,
+        figures=False,
+        executor=cr.Executor(on_error="skip"),
+    )
+    assert cv.models == ["rw"]
+    failures = pd.read_csv(out / "failures.csv")
+    assert sorted(failures["unit"]) == [f"model=bias fold={f}" for f in (0, 1, 2, "all")]
+    assert "4 unit(s) failed and were skipped" in (out / "report.md").read_text()
+    assert not (out / "params" / "bias.csv").exists() and (out / "params" / "rw.csv").exists()
+    monkeypatch.setattr(cr.Bias, "fit", original)
+    cv = cr.run_recipe(cr.load_recipe(small_recipe), out, progress=False, figures=False)
+    assert cv.models == ["bias", "rw"] and not (out / "failures.csv").exists()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import matplotlib.pyplot as plt
@@ -23,7 +23,7 @@ from scipy import stats
 
 from ..comparison.cross_validation import cross_validate
 from ..data import ChoiceData
-from ..execution import Executor
+from ..execution import Executor, as_executor
 from ..models.base import ChoiceModel
 from ..models.parametric import ParametricModel
 from ..plots._common import _axes
@@ -352,7 +352,9 @@ def model_recovery(
         Passed to the fits (``"auto"``: CUDA when present).
     executor : Executor or str, optional
         Where the (fitted model, fold) units of each data set's cross-validation run; see
-        :class:`choicernn.Executor`.
+        :class:`choicernn.Executor`. A failed unit always raises
+        :class:`~choicernn.UnitsFailedError` here (a candidate missing for some subjects would
+        bias the confusion matrix).
 
     Returns
     -------
@@ -388,7 +390,8 @@ def model_recovery(
             seed=_int_seed(cv_seq),
             in_sample=False,
             device=device,
-            executor=executor,
+            # a candidate missing on some subjects would bias the confusion matrix: no skipping
+            executor=replace(as_executor(executor), on_error="raise"),
             progress=False,
         )
         subjects = cv.subject_table()

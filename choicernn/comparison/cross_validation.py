@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import pickle
 import re
 import warnings
 from collections.abc import Sequence
@@ -17,10 +18,10 @@ import torch
 
 from ..data import ChoiceData
 from ..execution import Executor, UnitsFailedError, as_executor, failure_table
-from ..io import write_csv_atomic
+from ..io import write_bytes_atomic, write_csv_atomic
 from ..models.base import ChoiceModel
 from ..models.parametric import ParametricModel, show_progress
-from .folds import FoldScheme, make_folds
+from .folds import Fold, FoldScheme, fold_from_labels, fold_labels, make_folds
 
 TRIAL_COLUMNS = [
     "model",
@@ -139,7 +140,15 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
-def _unit_key(model, fit_options, folds, by, seed, test_sessions) -> str:
+def data_fingerprint(data: ChoiceData) -> str:
+    """Short hash of a data set's trials, so cached units of other data are never reused."""
+    frame = data.to_frame()
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    spec = repr((list(frame.columns), data.n_options)).encode()
+    return hashlib.sha1(spec + hashed.tobytes()).hexdigest()[:10]
+
+
+def _unit_key(model, fit_options, folds, by, seed, test_sessions, data_key: str) -> str:
     """Short hash of everything that decides a unit's result, so a changed recipe is recomputed."""
     spec = repr(
         (
@@ -149,24 +158,26 @@ def _unit_key(model, fit_options, folds, by, seed, test_sessions) -> str:
             by,
             seed,
             None if test_sessions is None else list(test_sessions),
+            data_key,
         )
     )
     return hashlib.sha1(spec.encode()).hexdigest()[:10]
 
 
 def _fit(model: ChoiceModel, data: ChoiceData, seed, device, options: dict) -> ChoiceModel:
+    """``model.fit(data, ...)`` with the study's seed, quietly, on its device.
+
+    ``seed`` also reaches a ``fit(data, **options)`` that forwards to its parent; ``progress``
+    and ``device`` only a ``fit`` that names them.
+    """
     params = inspect.signature(model.fit).parameters
     forwards = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-
-    def takes(name: str) -> bool:  # a subclass's fit(data, **options) forwards to its parent
-        return name in params or forwards
-
-    kwargs = {k: v for k, v in options.items() if takes(k)}
-    if takes("seed"):
+    kwargs = {k: v for k, v in options.items() if k in params or forwards}
+    if "seed" in params or forwards:
         kwargs.setdefault("seed", seed)
-    if takes("progress"):
+    if "progress" in params:
         kwargs.setdefault("progress", False)
-    if takes("device") and device is not None:
+    if "device" in params and device is not None:
         kwargs.setdefault("device", device)
     return model.fit(data, **kwargs)
 
@@ -192,27 +203,31 @@ def held_out_trials(model: ChoiceModel, test: ChoiceData) -> pd.DataFrame:
 
 @dataclass
 class _Study:
-    """What every unit of one cross-validation shares; sent to each worker once."""
+    """What every unit of one cross-validation shares; sent to each worker once.
+
+    The folds travel as one label per trial (drawn once, here), so every worker holds out
+    exactly the trials the calling process drew, whatever the seed (``None`` included).
+    """
 
     data: ChoiceData
-    folds: int
-    by: str
-    seed: int | None
+    labels: np.ndarray | None
     test_sessions: list | None
+    seed: int | None
     fit_options: dict
     device: str | None
-    _fold_list: list | None = field(default=None, repr=False)
+    _folds: dict = field(default_factory=dict, repr=False)
 
-    def fold(self, index: int):
-        if self._fold_list is None:  # once per worker: folds are deterministic given the seed
-            self._fold_list = make_folds(
-                self.data, self.folds, self.by, self.seed, self.test_sessions
-            )
-        return self._fold_list[index]
+    def fold(self, index: int) -> Fold:
+        if index not in self._folds:  # built once per worker
+            if self.labels is None:
+                self._folds[index] = make_folds(self.data, test_sessions=self.test_sessions)[0]
+            else:
+                self._folds[index] = fold_from_labels(self.data, self.labels, index)
+        return self._folds[index]
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state["_fold_list"] = None  # workers rebuild the folds from the data instead
+        state["_folds"] = {}  # workers rebuild their folds from the labels
         return state
 
 
@@ -232,7 +247,15 @@ def run_unit(study: _Study, unit: _Unit) -> tuple[ChoiceModel, pd.DataFrame | No
     """Fit one unit and score its held-out trials (``None`` for an in-sample fit)."""
     options = study.fit_options.get(unit.model.name, {})
     if unit.fold == "all":
-        return _fit(unit.model.clone(), study.data, study.seed, study.device, options), None
+        fit = _fit(unit.model.clone(), study.data, study.seed, study.device, options)
+        nll = fit.results_["nll"].to_numpy(dtype=float)
+        if not np.isfinite(nll).all():
+            bad = fit.results_["subject"].to_numpy()[~np.isfinite(nll)]
+            raise FloatingPointError(
+                f"model {unit.model.name!r} fitted to all the data gave a non-finite NLL for "
+                f"subject(s) {[str(b) for b in bad[:5]]} ({len(bad)} in all)"
+            )
+        return fit, None
     fold = study.fold(int(unit.fold))
     fit = _fit(unit.model.clone(), fold.train, study.seed, study.device, options)
     trials = held_out_trials(fit, fold.test)
@@ -289,11 +312,13 @@ def cross_validate(
     device : str, optional
         Passed to the fits that take one (``"auto"``: CUDA when present).
     cache_dir : path, optional
-        Each finished (model, fold) unit is saved there as a CSV (written atomically, as soon as
-        it finishes) and loaded instead of recomputed when the call is repeated, so an
-        interrupted or partly failed study resumes. The file name carries a hash of the model's
-        settings, its fit options and the fold scheme, so a changed model or scheme is
-        recomputed rather than read from a stale file.
+        Each finished (model, fold) unit is saved there as a CSV, and each in-sample fit as a
+        pickle of the fitted model (both written atomically, as soon as they finish), and
+        loaded instead of recomputed when the call is repeated, so an interrupted or partly
+        failed study resumes. The file name carries a hash of the model's settings, its fit
+        options, the seed, the data and the held-out trials of the fold, so a changed model,
+        scheme or data set is recomputed rather than read from a stale file. Only point it at
+        folders you wrote yourself (pickles are trusted when loaded).
     executor : Executor or {"in-process", "processes", "dask"}, optional
         Where the (model, fold) units and the in-sample fits run; see
         :class:`choicernn.Executor`. Results are identical on every back end; it also sets the
@@ -330,28 +355,35 @@ def cross_validate(
     if unknown:
         raise ValueError(f"fit_options names unknown models {sorted(unknown)}; models are {names}")
     runner = as_executor(executor)
-    fold_list = make_folds(data, folds, by, seed, test_sessions)
+    labels = None if test_sessions is not None else fold_labels(data, folds, by, seed)
     study = _Study(
         data,
-        folds,
-        by,
-        seed,
+        labels,
         None if test_sessions is None else list(test_sessions),
+        seed,
         fit_options,
         device,
-        fold_list,
+    )
+    fold_list = (
+        [study.fold(0)]
+        if labels is None
+        else [study.fold(f) for f in range(folds)]  # checks every fold has test trials
     )
     cache = Path(cache_dir) if cache_dir is not None else None
+    data_key = ""
+    if cache is not None:  # the data and the exact held-out trials (seed=None draws anew)
+        drawn = b"" if labels is None else np.ascontiguousarray(labels).tobytes()
+        data_key = data_fingerprint(data) + hashlib.sha1(drawn).hexdigest()[:10]
     subject_dtype = data.to_frame()["subject"].dtype
     pieces: dict[tuple[str, int], pd.DataFrame] = {}
     fitted: dict = {}
-    paths: dict[tuple[str, int], Path] = {}
+    paths: dict[tuple[str, int | str], Path] = {}
     todo: list[_Unit] = []
     for fold in fold_list:
         for model in models:
             key = (model.name, fold.index)
             if cache is not None:
-                digest = _unit_key(model, fit_options, folds, by, seed, test_sessions)
+                digest = _unit_key(model, fit_options, folds, by, seed, test_sessions, data_key)
                 paths[key] = cache / f"{_safe(model.name)}__fold{fold.index}__{digest}.csv"
                 if paths[key].exists():
                     trials = pd.read_csv(paths[key])
@@ -359,17 +391,29 @@ def cross_validate(
                     pieces[key] = trials
                     continue
             todo.append(_Unit(model, fold.index))
-    if in_sample:
-        todo += [_Unit(m, "all") for m in models if isinstance(m, ParametricModel)]
+    for model in models if in_sample else []:
+        if not isinstance(model, ParametricModel):
+            continue
+        key = (model.name, "all")
+        if cache is not None:
+            digest = _unit_key(model, fit_options, None, None, seed, None, data_key)
+            paths[key] = cache / f"{_safe(model.name)}__all__{digest}.pkl"
+            if paths[key].exists():
+                fitted[key] = pickle.loads(paths[key].read_bytes())
+                continue
+        todo.append(_Unit(model, "all"))
 
     def keep(unit: _Unit, value) -> None:
         fit, trials = value
-        fitted[(unit.model.name, unit.fold)] = fit
-        if trials is not None:
-            key = (unit.model.name, unit.fold)
+        key = (unit.model.name, unit.fold)
+        fitted[key] = fit
+        if trials is None:  # an in-sample fit
             if key in paths:
-                write_csv_atomic(trials, paths[key])
-            pieces[key] = trials
+                write_bytes_atomic(pickle.dumps(fit), paths[key])
+            return
+        if key in paths:
+            write_csv_atomic(trials, paths[key])
+        pieces[key] = trials
 
     log = runner.run(
         run_unit, study, todo, keep, progress=show_progress(progress), desc="cross-validation"

@@ -83,10 +83,12 @@ def make_folds(
         train, test = data.split_sessions(test_sessions)
         return [Fold(0, train, test)]
     labels = fold_labels(data, folds, by, seed)
-    out = []
-    for f in range(folds):
-        test = labels == f
-        if not test.any():
-            raise ValueError(f"fold {f} has no test trials; use fewer folds")
-        out.append(Fold(f, data.select_trials(~test), data.select_trials(test)))
-    return out
+    return [fold_from_labels(data, labels, f) for f in range(folds)]
+
+
+def fold_from_labels(data: ChoiceData, labels: np.ndarray, index: int) -> Fold:
+    """Fold ``index`` of ``data`` given the fold label of every row (:func:`fold_labels`)."""
+    test = labels == index
+    if not test.any():
+        raise ValueError(f"fold {index} has no test trials; use fewer folds")
+    return Fold(index, data.select_trials(~test), data.select_trials(test))

@@ -9,6 +9,7 @@ the outer test fold.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ import pandas as pd
 import torch
 
 from ..data import ChoiceData
+from ..execution import Executor
 from ..models.base import ChoiceModel, NotFittedError
 from .folds import FoldScheme
 
@@ -39,7 +41,10 @@ class SelectByCV(ChoiceModel):
     selected_ : str
         Name of the chosen candidate.
     selection_ : pandas.DataFrame
-        ``model, nll_per_trial`` of every candidate in the inner cross-validation.
+        ``model, nll_per_trial`` of every candidate that finished the inner cross-validation.
+    failures_ : pandas.DataFrame
+        Candidates' inner units that failed (e.g. a diverging network); such a candidate is not
+        chosen, and an error is raised only when every candidate failed.
     best_ : ChoiceModel
         The chosen candidate refitted on all the data given to ``fit``.
 
@@ -74,17 +79,29 @@ class SelectByCV(ChoiceModel):
         """Inner cross-validation of every candidate on ``data``; refit the best; returns ``self``."""
         from .cross_validation import _fit, cross_validate
 
-        inner = cross_validate(
-            self.candidates,
-            data,
-            folds=self.folds,
-            by=self.by,
-            seed=seed,
-            in_sample=False,
-            device=device,
-            progress=progress,
-        )
-        pooled = inner.trials.groupby("model", sort=False)["log_lik"].agg(["sum", "size"])
+        with warnings.catch_warnings():  # a failed candidate is recorded in failures_
+            warnings.simplefilter("ignore", RuntimeWarning)
+            inner = cross_validate(
+                self.candidates,
+                data,
+                folds=self.folds,
+                by=self.by,
+                seed=seed,
+                in_sample=False,
+                device=device,
+                executor=Executor(on_error="skip"),
+                progress=progress,
+            )
+        self.failures_ = inner.failures
+        if not inner.models:
+            raise RuntimeError(
+                f"{self.name}: every candidate failed in the inner cross-validation:\n"
+                + "\n".join(
+                    f"  {u}: {m}" for u, m in zip(inner.failures["unit"], inner.failures["message"])
+                )
+            )
+        complete = inner.trials[inner.trials["model"].isin(inner.models)]
+        pooled = complete.groupby("model", sort=False)["log_lik"].agg(["sum", "size"])
         self.selection_ = pd.DataFrame(
             {"model": pooled.index, "nll_per_trial": (-pooled["sum"] / pooled["size"]).to_numpy()}
         )

@@ -73,9 +73,10 @@ class Executor:
     retries : int
         How many more times a unit is started after its worker died (default 2). A unit that
         raises is never retried. On ``"processes"`` a dying worker breaks the whole pool, so the
-        units that were running then are re-run alone on a fresh worker (a death is charged only
-        to the unit that caused it); on a Dask cluster this is the scheduler's
-        ``allowed-failures`` (set from ``retries`` for a cluster started here).
+        units that were running then are re-run alone on fresh workers, and a unit is given up
+        only after dying while it ran alone (never for running beside one that died); on a Dask
+        cluster this is the scheduler's ``allowed-failures`` (set from ``retries`` for a cluster
+        started here).
     on_error : {"raise", "skip"}
         After every other unit finished: raise :class:`UnitsFailedError` (default) or return
         the result without the failed units, with a table of them in ``result.failures``.
@@ -255,69 +256,89 @@ def _call_installed(work: Work, unit: Any, index: int, threads: int | None, mark
     return call_unit(work, _INSTALLED["shared"], unit, threads)
 
 
+def _death_message(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:400]
+
+
 def _run_processes(ex: Executor, work, shared, units, finished) -> list[UnitFailure]:
-    """Units on a loky process pool. When a worker dies the whole pool breaks; the units that
-    were running then are run again alone, one at a time on one fresh worker, so that a death
-    there is charged to the unit that caused it and never to a unit that merely ran beside it."""
+    """Units on loky process pools.
+
+    When a worker dies, loky breaks its whole pool, and every unit running in it is lost. Those
+    units are then run again *alone* (each in a one-worker pool of its own, up to ``workers``
+    such pools at a time), so that a unit is only ever given up after dying while running
+    alone, never because it ran beside a unit that died: after ``retries`` + 1 deaths (at least
+    two: one beside others, one alone) when it first ran beside others.
+    """
     from joblib.externals import loky
 
     threads = ex._threads()
     env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)} if threads else None
     markers = tempfile.mkdtemp(prefix="choicernn-units-")
     failures: list[UnitFailure] = []
-    starts = [0] * len(units)
+    starts = [0] * len(units)  # times a unit started and its worker died
     queue, suspects = list(range(len(units))), []
+
+    def new_pool(workers: int):
+        return loky.ProcessPoolExecutor(
+            max_workers=workers, initializer=_install, initargs=(shared, threads), env=env
+        )
+
     try:
         while queue or suspects:
             alone = bool(suspects)
-            batch = suspects if alone else queue
-            pool = loky.ProcessPoolExecutor(
-                max_workers=1 if alone else min(ex.workers, len(batch)),
-                initializer=_install,
-                initargs=(shared, threads),
-                env=env,
-            )
-            futures = {
-                pool.submit(_call_installed, work, units[i], i, threads, markers): i for i in batch
-            }
+            if alone:
+                batch, suspects = suspects[: ex.workers], suspects[ex.workers :]
+                groups = [[i] for i in batch]
+            else:
+                batch, queue = queue, []
+                groups = [batch]
+            pools, futures = [], {}
             broken: dict[int, BaseException] = {}
             progressed = False
-            for fut in loky.as_completed(futures):
-                i = futures[fut]
-                try:
-                    out = fut.result()
-                except Exception as exc:  # the pool broke: a worker died or could not start
-                    broken[i] = exc
-                    continue
-                progressed = True
-                _record(units[i], out, starts[i] + 1, finished, failures)
-            pool.shutdown(wait=True, kill_workers=True)
-            died, unstarted = [], []
+            try:
+                for group in groups:
+                    pool = new_pool(min(ex.workers, len(group)))
+                    pools.append(pool)
+                    for i in group:
+                        fut = pool.submit(_call_installed, work, units[i], i, threads, markers)
+                        futures[fut] = i
+                for fut in loky.as_completed(futures):
+                    i = futures[fut]
+                    try:
+                        out = fut.result()
+                    except loky.BrokenProcessPool as exc:  # a worker of its pool died
+                        broken[i] = exc
+                        continue
+                    except Exception as exc:  # e.g. the unit or its result could not be pickled
+                        out = Raised.capture(exc)
+                    progressed = True
+                    _record(units[i], out, starts[i] + 1, finished, failures)
+            finally:
+                for pool in pools:  # also on an error or Ctrl-C: no orphaned workers
+                    pool.shutdown(wait=True, kill_workers=True)
             for i, exc in broken.items():
                 marker = Path(markers, str(i))
-                if not marker.exists():
-                    unstarted.append(i)
+                if not marker.exists():  # never started: queued behind the death
+                    (suspects if alone else queue).append(i)
                     continue
-                marker.unlink()  # it was running when its worker died
+                marker.unlink()
                 starts[i] += 1
                 progressed = True
+                if not alone:
+                    suspects.append(i)  # it or a unit beside it died: run it alone to tell
+                    continue
                 if starts[i] > ex.retries:
-                    first = str(exc).strip().splitlines()
                     failures.append(
                         UnitFailure(
                             unit_label(units[i]),
                             "worker died",
                             type(exc).__name__,
-                            first[0] if first else "",
+                            _death_message(exc),
                             starts[i],
                         )
                     )
                 else:
-                    died.append(i)
-            if alone:
-                suspects = died + unstarted
-            else:
-                queue, suspects = unstarted, died
+                    suspects.append(i)
             if broken and not progressed:
                 exc = next(iter(broken.values()))
                 raise RuntimeError(
@@ -367,7 +388,11 @@ def _dask_client(ex: Executor):
             silence_logs=logging.ERROR,
             env={"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)},
         )
-    return Client(cluster), cluster, True
+    try:
+        return Client(cluster), cluster, True
+    except BaseException:
+        cluster.close()
+        raise
 
 
 def _shared_plugin(shared: Any, token: str):
@@ -404,12 +429,27 @@ def _call_dask(work: Work, token: str, unit: Any, threads: int | None) -> Any:
     return call_unit(work, _INSTALLED[token], unit, threads)
 
 
+def _allowed_failures(ex: Executor, client) -> int:
+    """Deaths the scheduler tolerates per unit: ours for a local cluster, else the cluster's."""
+    if ex.address is None and ex.client is None:
+        return ex.retries
+    try:
+        return int(
+            client.run_on_scheduler(
+                lambda: __import__("dask").config.get("distributed.scheduler.allowed-failures")
+            )
+        )
+    except Exception:  # an old or restricted scheduler: fall back to Dask's default
+        return 3
+
+
 def _run_dask(ex: Executor, work, shared, units, finished) -> list[UnitFailure]:
     client, cluster, owned = _dask_client(ex)
     from dask.distributed import KilledWorker, as_completed
 
     failures: list[UnitFailure] = []
     token = f"choicernn-{uuid.uuid4().hex[:8]}"
+    submitted = []
     try:
         client.register_plugin(_shared_plugin(shared, token), name=token)
         threads = ex._threads()
@@ -430,24 +470,32 @@ def _run_dask(ex: Executor, work, shared, units, finished) -> list[UnitFailure]:
             i = futures[fut]
             try:
                 out = fut.result()
-            except Exception as exc:  # KilledWorker: its workers died retries + 1 times
-                died = isinstance(exc, KilledWorker)
+            except KilledWorker as exc:  # its workers died allowed-failures + 1 times
                 failures.append(
                     UnitFailure(
                         unit_label(units[i]),
-                        "worker died" if died else "error",
+                        "worker died",
                         type(exc).__name__,
-                        str(exc).strip().splitlines()[0] if str(exc).strip() else "",
-                        ex.retries + 1 if died else 1,
+                        _death_message(exc),
+                        _allowed_failures(ex, client) + 1,
                     )
                 )
                 continue
+            except Exception as exc:  # e.g. the unit or its result could not be pickled
+                out = Raised.capture(exc)
             _record(units[i], out, 1, finished, failures)
     finally:
-        if not owned or cluster is None:
-            client.unregister_worker_plugin(token)
-        if owned:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+        try:
+            pending = [f for f in submitted if not f.done()]
+            if pending:  # an error or Ctrl-C here must not leave units running on the cluster
+                client.cancel(pending)
+            if cluster is None:  # a cluster that outlives us must not keep the data
+                client.unregister_worker_plugin(token)
+        except Exception:
+            pass
+        finally:
+            if owned:
+                client.close()
+            if cluster is not None:
+                cluster.close()
     return failures

@@ -76,6 +76,7 @@ class UnitsFailedError(RuntimeError):
     """
 
     def __init__(self, failures: list[UnitFailure], partial: Any = None, hint: str = "") -> None:
+        self._args = (list(failures), partial, hint)
         self.failures = failure_table(failures)
         self.partial = partial
         lines = [f"{len(failures)} unit(s) failed; all other units finished:"]
@@ -83,3 +84,6 @@ class UnitsFailedError(RuntimeError):
         if hint:
             lines.append(hint)
         super().__init__("\n".join(lines))
+
+    def __reduce__(self):  # picklable, e.g. when a study runs inside someone else's worker
+        return (type(self), self._args)
