@@ -142,6 +142,11 @@ def plot(results: pd.DataFrame, path: Path) -> None:
     ticks = sorted(results["n_subjects"].unique())
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.minorticks_off()
+    low, high = results["wall_s"].min(), results["wall_s"].max()
+    yticks = [
+        t for t in (10, 25, 50, 100, 200, 400, 800, 1600, 3200) if low / 1.5 <= t <= high * 1.5
+    ]
+    ax.set_yticks(yticks, [str(t) for t in yticks])
     ax.set_title("5-fold CV: 6 Q presets + 3 GRU sizes")
     sns.despine(fig)
     fig.tight_layout()

@@ -305,8 +305,10 @@ def run_recipe(
     write_csv_atomic(subjects, out / "subject_table.csv")
     summary = cv.summary()
     write_csv_atomic(summary.reset_index(), out / "summary.csv")
-    bms = cv.bms(seed=recipe.cv["seed"] or 0)
-    write_csv_atomic(bms.table.reset_index(), out / "bms.csv")
+    bms = None
+    if len(cv.models) >= 2:  # fewer only when units failed and were skipped
+        bms = cv.bms(seed=recipe.cv["seed"] or 0)
+        write_csv_atomic(bms.table.reset_index(), out / "bms.csv")
     if cv.in_sample is not None:
         write_csv_atomic(cv.in_sample, out / "in_sample.csv")
     fitted = _fit_all(models, cv, out)
@@ -510,9 +512,15 @@ def _report(recipe, data, summary, bms, figure_files, out, elapsed, failures=Non
                 "",
             ]
         ),
-        f"Random-effects BMS (Bayesian omnibus risk {bms.bor:.3g}):",
-        "",
-        markdown_table(bms.table),
+        *(
+            ["Random-effects BMS: needs two models with every fold."]
+            if bms is None
+            else [
+                f"Random-effects BMS (Bayesian omnibus risk {bms.bor:.3g}):",
+                "",
+                markdown_table(bms.table),
+            ]
+        ),
         "",
         *[f"![{Path(f).stem}]({f})" for f in pngs],
         "",

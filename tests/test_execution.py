@@ -115,7 +115,8 @@ def test_a_raising_unit_is_reported_the_others_finish_and_a_rerun_completes(
         reference.table[reference.table.model == "rw"].reset_index(drop=True),
     )
     saved = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
-    assert len(saved) == 3 * 4 - 1  # every finished unit is on disk
+    assert len(list(cache.glob("*.csv"))) == 3 * 4 - 1  # every finished unit is on disk
+    assert len(list(cache.glob("*.pkl"))) == 4  # and every in-sample fit
 
     switch.unlink()
     rerun = cr.cross_validate(

@@ -348,13 +348,14 @@ def test_recipe_with_skip_reports_failures_and_leaves_the_model_out(small_recipe
 
     monkeypatch.setattr(cr.Bias, "fit", broken)
     out = small_recipe.parent / "skip"
-    cv = cr.run_recipe(
-        cr.load_recipe(small_recipe),
-        out,
-        progress=False,
-        figures=False,
-        executor=cr.Executor(on_error="skip"),
-    )
+    with pytest.warns(RuntimeWarning, match="4 unit"):
+        cv = cr.run_recipe(
+            cr.load_recipe(small_recipe),
+            out,
+            progress=False,
+            figures=False,
+            executor=cr.Executor(on_error="skip"),
+        )
     assert cv.models == ["rw"]
     failures = pd.read_csv(out / "failures.csv")
     assert sorted(failures["unit"]) == [f"model=bias fold={f}" for f in (0, 1, 2, "all")]
