@@ -275,7 +275,7 @@ def _run_processes(ex: Executor, work, shared, units, finished) -> list[UnitFail
     env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)} if threads else None
     markers = tempfile.mkdtemp(prefix="choicernn-units-")
     failures: list[UnitFailure] = []
-    starts = [0] * len(units)  # times a unit started and its worker died
+    starts = [0] * len(units)  # deaths of a unit's worker while it ran (beside others or alone)
     queue, suspects = list(range(len(units))), []
 
     def new_pool(workers: int):
