@@ -69,6 +69,12 @@ def test_every_backend_gives_identical_tables(study_data, reference, executor):
     pd.testing.assert_frame_equal(result.in_sample, reference.in_sample, check_exact=True)
     assert set(result.fitted) == set(reference.fitted)
     assert result.failures.empty
+    timings = result.timings  # every unit computed here: 4 models x 3 folds + 3 in-sample fits
+    assert sorted(timings["unit"]) == sorted(
+        [f"model={k[0]} fold={k[1]}" for k in reference.fitted]
+    )
+    assert len(timings) == 15 and (timings["seconds"] > 0).all()
+    assert timings["worker"].nunique() <= 2  # the local workers, nothing else
 
 
 def test_units_carry_models_not_data():

@@ -85,21 +85,9 @@ class CrossValidationResult:
     def subject_table(self) -> pd.DataFrame:
         """Per model and subject, summed over folds: ``model, subject, nll, n_trials,
         nll_per_trial, normalized_lik, accuracy``; only models with every fold (``models``)."""
-        t = self.trials[self.trials["model"].isin(self.models)]
-        out = (
-            t.groupby(["model", "subject"], sort=False)
-            .agg(
-                nll=("log_lik", lambda x: -x.sum()),
-                n_trials=("log_lik", "size"),
-                accuracy=("correct", "mean"),
-            )
-            .reset_index()
+        return score_table(
+            self.trials[self.trials["model"].isin(self.models)], ["model", "subject"]
         )
-        out["nll_per_trial"] = out["nll"] / out["n_trials"]
-        out["normalized_lik"] = np.exp(-out["nll_per_trial"])
-        return out[
-            ["model", "subject", "nll", "n_trials", "nll_per_trial", "normalized_lik", "accuracy"]
-        ]
 
     def summary(self) -> pd.DataFrame:
         """Per-model comparison, best first; see :func:`choicernn.comparison.compare_subjects`.
@@ -134,6 +122,24 @@ class CrossValidationResult:
         if kind == "difference":
             return plots.plot_difference_to_best(self.subject_table(), metric=metric, ax=ax)
         raise ValueError(f"kind must be 'paired' or 'difference', got {kind!r}")
+
+
+def score_table(trials: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Held-out trials summed per ``keys``: ``keys..., nll, n_trials, nll_per_trial,
+    normalized_lik`` (``exp(-nll / n_trials)``), ``accuracy``."""
+    out = (
+        trials.groupby(keys, sort=False)
+        .agg(
+            log_lik=("log_lik", "sum"),
+            n_trials=("log_lik", "size"),
+            accuracy=("correct", "mean"),
+        )
+        .reset_index()
+    )
+    out["nll"] = -out.pop("log_lik")
+    out["nll_per_trial"] = out["nll"] / out["n_trials"]
+    out["normalized_lik"] = np.exp(-out["nll_per_trial"])
+    return out[[*keys, "nll", "n_trials", "nll_per_trial", "normalized_lik", "accuracy"]]
 
 
 def _safe(name: str) -> str:
@@ -424,29 +430,7 @@ def cross_validate(
     trials = (
         pd.concat(present, ignore_index=True) if present else pd.DataFrame(columns=TRIAL_COLUMNS)
     )
-    table = (
-        trials.groupby(["model", "fold", "subject"], sort=False)
-        .agg(
-            nll=("log_lik", lambda x: -x.sum()),
-            n_trials=("log_lik", "size"),
-            accuracy=("correct", "mean"),
-        )
-        .reset_index()
-    )
-    table["nll_per_trial"] = table["nll"] / table["n_trials"]
-    table["normalized_lik"] = np.exp(-table["nll_per_trial"])
-    table = table[
-        [
-            "model",
-            "fold",
-            "subject",
-            "nll",
-            "n_trials",
-            "nll_per_trial",
-            "normalized_lik",
-            "accuracy",
-        ]
-    ]
+    table = score_table(trials, ["model", "fold", "subject"])
     rows = [
         fitted[(m.name, "all")].results_[
             ["model", "subject", "nll", "n_trials", "n_params", "aic", "bic"]

@@ -256,10 +256,6 @@ def _call_installed(work: Work, unit: Any, index: int, threads: int | None, mark
     return call_unit(work, _INSTALLED["shared"], unit, threads)
 
 
-def _death_message(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:400]
-
-
 def _run_processes(ex: Executor, work, shared, units, finished) -> list[UnitFailure]:
     """Units on loky process pools.
 
@@ -328,15 +324,7 @@ def _run_processes(ex: Executor, work, shared, units, finished) -> list[UnitFail
                     suspects.append(i)  # it or a unit beside it died: run it alone to tell
                     continue
                 if starts[i] > ex.retries:
-                    failures.append(
-                        UnitFailure(
-                            unit_label(units[i]),
-                            "worker died",
-                            type(exc).__name__,
-                            _death_message(exc),
-                            starts[i],
-                        )
-                    )
+                    failures.append(UnitFailure.worker_died(unit_label(units[i]), exc, starts[i]))
                 else:
                     suspects.append(i)
             if broken and not progressed:
@@ -471,15 +459,8 @@ def _run_dask(ex: Executor, work, shared, units, finished) -> list[UnitFailure]:
             try:
                 out = fut.result()
             except KilledWorker as exc:  # its workers died allowed-failures + 1 times
-                failures.append(
-                    UnitFailure(
-                        unit_label(units[i]),
-                        "worker died",
-                        type(exc).__name__,
-                        _death_message(exc),
-                        _allowed_failures(ex, client) + 1,
-                    )
-                )
+                attempts = _allowed_failures(ex, client) + 1
+                failures.append(UnitFailure.worker_died(unit_label(units[i]), exc, attempts))
                 continue
             except Exception as exc:  # e.g. the unit or its result could not be pickled
                 out = Raised.capture(exc)

@@ -40,6 +40,13 @@ class UnitFailure:
     attempts: int
     traceback: str = ""
 
+    @classmethod
+    def worker_died(cls, unit: str, exc: BaseException, attempts: int) -> UnitFailure:
+        """The failure of a unit whose worker died, from the engine's exception (its message
+        on one line: it names the workers' exit codes)."""
+        message = " ".join(str(exc).split())[:400]
+        return cls(unit, "worker died", type(exc).__name__, message, attempts)
+
     def describe(self) -> str:
         tries = "once" if self.attempts == 1 else f"{self.attempts} times"
         return f"{self.unit}: {self.kind} ({self.error}: {self.message}); started {tries}"
