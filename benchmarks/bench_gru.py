@@ -52,11 +52,20 @@ def simulate_data(n_subjects: int, n_trials: int) -> cr.ChoiceData:
 
 
 def time_ours(data, hidden: int, epochs: int, batch_size: int, device, split: str) -> float:
-    config = TrainingConfig(max_epochs=epochs, batch_size=batch_size, split=split, patience=epochs)
+    config = TrainingConfig(
+        max_epochs=epochs,
+        batch_size=batch_size,
+        split=split,
+        patience=epochs,
+        n_seeds=1,
+        l1=0.0,
+        lr=0.01,
+        weight_decay=1e-4,
+    )
     model = GRUModel(hidden_size=hidden, training=config, device=device)
     _sync(device)
     start = time.perf_counter()
-    model.fit(data, seed=0, progress=False)
+    model.fit(data, seed=0)
     _sync(device)
     return time.perf_counter() - start
 

@@ -37,7 +37,7 @@ Studies
     ``choicernn`` command line (``demo``, ``run``, ``compare``, ``fit``, ``simulate``, ``tasks``).
 """
 
-from . import plots, signatures
+from . import signatures
 from .analysis.explain import ExplainResult, agreement_by_value, explain, logit_portrait
 from .analysis.ppc import PosteriorPredictiveResult, posterior_predictive
 from .analysis.privacy import MembershipAuditResult, membership_audit
@@ -54,12 +54,15 @@ from .comparison.selection import SelectByCV
 from .comparison.statistics import compare_subjects
 from .data import ChoiceData, ChoiceDataError, SequenceBatch, read_csv
 from .execution import Executor, UnitsFailedError
-from .models.base import Agent, ChoiceModel, NotFittedError
+from .models.base import Agent, Capabilities, ChoiceModel, NotFittedError
 from .models.gru import GRUModel
 from .models.heuristics import WSLS, Bias, KalmanFilter
+from .models.parametric import FitWarning, ParametricModel
+from .models.persistence import ModelFileError, load_model
 from .models.qlearning import PRESETS, QComponents, QLearning
+from .models.registry import available_models, register_model
 from .models.rnn_training import TrainingConfig
-from .plots import save_figure
+from .progress import set_progress
 from .recipes import load_recipe, run_recipe
 from .signatures import (
     learning_curve,
@@ -74,7 +77,29 @@ from .tasks import Task, TaskSpecError, available_tasks, load_task
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    """Figures load matplotlib and seaborn only when first used (``cr.plots``, ``cr.save_figure``)."""
+    if name == "plots":
+        import importlib
+
+        return importlib.import_module(".plots", __name__)
+    if name == "save_figure":
+        from .plots import save_figure
+
+        return save_figure
+    raise AttributeError(f"module 'choicernn' has no attribute {name!r}")
+
+
 __all__ = [
+    "Capabilities",
+    "FitWarning",
+    "ModelFileError",
+    "ParametricModel",
+    "available_models",
+    "load_model",
+    "register_model",
+    "set_progress",
     "Executor",
     "UnitsFailedError",
     "logit_portrait",

@@ -14,15 +14,24 @@ from .execution import BACKENDS, Executor, UnitsFailedError
 from .io import write_csv_atomic
 
 
-def _model(spec: str):
-    """A model from a command-line name: a Q-learning preset, or a registered type (wsls, ...)."""
+def _model(spec: str, **settings):
+    """A model from a command-line name: a Q-learning preset, or a registered type (wsls, ...).
+
+    ``settings`` (e.g. ``method``, ``n_restarts``, ``device``) are set on the models that have
+    them; ``None`` values are left at the model's default.
+    """
     from .models.qlearning import PRESETS
     from .models.registry import available_models, make_model
 
+    model = None
     if spec in PRESETS:
-        return make_model({"type": "qlearning", "preset": spec})
-    if spec in available_models() and spec not in ("qlearning", "select"):
-        return make_model({"type": spec})
+        model = make_model({"type": "qlearning", "preset": spec})
+    elif spec in available_models() and spec not in ("qlearning", "select"):
+        model = make_model({"type": spec})
+    if model is not None:
+        own = model.get_params(deep=False)
+        model.set_params(**{k: v for k, v in settings.items() if v is not None and k in own})
+        return model
     raise SystemExit(
         f"unknown model {spec!r}; choose from Q-learning presets {sorted(PRESETS)} or "
         f"{sorted(set(available_models()) - {'qlearning', 'select'})}"
@@ -62,9 +71,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     where = "" if executor.backend == "in-process" else f" on {_describe(executor)}"
     print(f"study {recipe.name!r}: {len(recipe.models)} models, {scheme}{where} -> {out}")
     try:
-        cv = run_recipe(
-            recipe, out, progress=not args.quiet, figures=not args.no_figures, executor=executor
-        )
+        _quiet(args)
+        cv = run_recipe(recipe, out, figures=not args.no_figures, executor=executor)
     except UnitsFailedError as err:
         print(f"error: {err}", file=sys.stderr)
         print(f"failed units listed in {out / 'failures.csv'}", file=sys.stderr)
@@ -124,9 +132,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .comparison.cross_validation import cross_validate
 
     data = _read_data(args)
-    models = [_model(spec) for spec in args.models]
+    models = [
+        _model(spec, method=args.method, n_restarts=args.restarts, device=args.device)
+        for spec in args.models
+    ]
     out = Path(args.out)
     executor = _executor(args)
+    _quiet(args)
     try:
         cv = cross_validate(
             models,
@@ -134,10 +146,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             folds=args.folds,
             by=args.by,
             seed=args.seed,
-            device=args.device,
             executor=executor,
             cache_dir=out / "units",
-            progress=not args.quiet,
         )
     except UnitsFailedError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -183,6 +193,21 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_fit_settings(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--method",
+        default=None,
+        choices=["map", "mle", "em"],
+        help="fitting method of per-subject models (default: map, with the documented priors)",
+    )
+    p.add_argument(
+        "--restarts", type=int, default=None, help="restarts per subject (default: 10)"
+    )
+    p.add_argument(
+        "--device", default=None, help="auto, cpu or cuda (default: auto = CUDA when present)"
+    )
+
+
 def cmd_tasks(args: argparse.Namespace) -> int:
     from .tasks import available_tasks, load_task
 
@@ -210,22 +235,30 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiet(args: argparse.Namespace) -> None:
+    from .progress import set_progress
+
+    if getattr(args, "quiet", False):
+        set_progress(False)
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     data = _read_data(args)
+    _quiet(args)
     tables = []
     for spec in args.models:
-        model = _model(spec).fit(
-            data,
-            method=args.method,
-            n_restarts=args.restarts,
-            seed=args.seed,
-            device=args.device,
-            progress=not args.quiet,
-        )
-        tables.append(model.results_)
+        model = _model(spec, method=args.method, n_restarts=args.restarts, device=args.device)
+        model.fit(data, seed=args.seed)
+        table = model.in_sample_table()
+        if table is None:  # e.g. a network: per-subject log-likelihood of the fitted data
+            table = model.subject_log_likelihood(data)
+            table.insert(1, "model", model.name)
+            table["nll"] = -table["log_lik"]
+        tables.append(table)
     results = pd.concat(tables, ignore_index=True)
     write_csv_atomic(results, args.out)
-    summary = results.groupby("model", sort=False)[["nll", "aic", "bic"]].sum()
+    cols = [c for c in ("nll", "aic", "bic") if c in results.columns]
+    summary = results.groupby("model", sort=False)[cols].sum(min_count=1)
     print(summary.to_string())
     print(f"per-subject fits written to {args.out}")
     return 0
@@ -239,12 +272,11 @@ def cmd_parameter_recovery(args: argparse.Namespace) -> int:
     from .plots import save_figure
 
     result = parameter_recovery(
-        _model(args.model),
+        _model(args.model, method=args.method),
         args.task,
         n_subjects=args.n_subjects,
         n_trials=args.n_trials,
         seed=args.seed,
-        method=args.method,
     )
     out = Path(args.out)
     write_csv_atomic(result.table, out / "parameter_recovery.csv")
@@ -327,11 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--models", nargs="+", default=["rw"], help="Q-learning presets or wsls / bias / kalman"
     )
-    p.add_argument("--method", default="mle", choices=["mle", "map"])
-    p.add_argument("--restarts", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--quiet", action="store_true")
+    _add_fit_settings(p)
+    p.add_argument("--seed", type=int, default=0, help="seed of restarts and training (default: 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--out", required=True, help="CSV of per-subject fits")
     p.set_defaults(func=cmd_fit)
 
@@ -346,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--by", default="block", choices=["block", "session", "subject"])
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
+    _add_fit_settings(p)
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--out", required=True, help="output folder")
     _add_execution_options(p)

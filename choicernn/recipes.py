@@ -101,7 +101,7 @@ _DATA_KEYS = {
     "sep",
 }
 _CV_KEYS = {"folds", "by", "seed", "test_sessions"}
-_RUN_KEYS = {"device", "seed", "fit_options", "simulations"}
+_RUN_KEYS = {"device", "seed", "simulations"}
 _EXECUTION_KEYS = {"backend", "n_jobs", "address", "retries", "on_error", "threads_per_worker"}
 
 
@@ -163,7 +163,14 @@ class Recipe:
         return f"recipe {self.source or self.name}"
 
     def make_models(self) -> list[ChoiceModel]:
-        return [make_model(spec) for spec in self.models]
+        """The recipe's models; ``[run] device`` reaches every model that has a device setting."""
+        models = [make_model(spec) for spec in self.models]
+        device = self.run.get("device")
+        if device is not None:
+            for model in models:
+                if "device" in model.get_params(deep=False):
+                    model.set_params(device=device)
+        return models
 
     def make_executor(self, **overrides: Any) -> Executor:
         """The recipe's ``[execution]`` settings as an :class:`~choicernn.Executor`; keyword
@@ -199,6 +206,11 @@ def recipe_from_dict(spec: dict[str, Any], source: Path | None = None) -> Recipe
     _check_keys(where, "data", spec["data"], _DATA_KEYS)
     cv = {"folds": 5, "by": "block", "seed": 0, **spec.get("cv", {})}
     _check_keys(where, "cv", cv, _CV_KEYS)
+    if "fit_options" in spec.get("run", {}):
+        raise RecipeError(
+            f"{where}: [run] fit_options is gone: write fitting settings on the model itself, "
+            f"e.g. [[models]] type = \"qlearning\", preset = \"rw\", n_restarts = 20"
+        )
     _check_keys(where, "run", spec.get("run", {}), _RUN_KEYS)
     _check_keys(where, "analyses", spec.get("analyses", {}), _ANALYSIS_KEYS)
     _check_keys(where, "execution", spec.get("execution", {}), _EXECUTION_KEYS)
@@ -220,12 +232,54 @@ def recipe_from_dict(spec: dict[str, Any], source: Path | None = None) -> Recipe
         description=str(spec.get("description", "")),
         source=source,
     )
+    _check_name(where, recipe.name)
     try:
-        recipe.make_models()
-    except ValueError as err:
+        names = [m.name for m in recipe.make_models()]
+    except (TypeError, ValueError) as err:
         raise RecipeError(f"{where}: {err}") from None
+    _check_task_and_analyses(where, recipe, names)
     recipe.make_executor()
     return recipe
+
+
+def _check_name(where: str, name: str) -> None:
+    """A recipe name is one folder name: no separators, no '..', so outputs stay in fits/."""
+    if not name or name in (".", "..") or any(c in name for c in "/\\:") or name.startswith("."):
+        raise RecipeError(
+            f"{where}: name {name!r} must be a plain folder name (letters, digits, '_', '-'), "
+            f"so that outputs stay inside the recipe's fits/ folder"
+        )
+
+
+def _check_task_and_analyses(where: str, recipe: Recipe, names: list[str]) -> None:
+    """Task name and analyses refer to things that exist, checked before any unit runs."""
+    from .tasks import TaskSpecError, load_task
+
+    task = recipe.task.get("name")
+    if task is not None:
+        try:
+            load_task(task)
+        except (TaskSpecError, FileNotFoundError, ValueError) as err:
+            raise RecipeError(f"{where}: [task] name: {err}") from None
+    analyses = recipe.analyses
+    for key in ("explain", "membership_audit"):
+        entries = analyses.get(key, [])
+        if not isinstance(entries, list):
+            raise RecipeError(f"{where}: analyses.{key} must be a list of model names")
+        for entry in entries:
+            name = entry.get("model") if isinstance(entry, dict) else entry
+            if name not in names:
+                raise RecipeError(
+                    f"{where}: analyses.{key}: no model named {name!r}; models are {names}"
+                )
+            if isinstance(entry, dict) and "candidates" in entry:
+                try:
+                    [make_model(c) for c in entry["candidates"]]
+                except (TypeError, ValueError) as err:
+                    raise RecipeError(f"{where}: analyses.{key} candidates: {err}") from None
+    if (analyses.get("explain") or analyses.get("posterior_predictive")) and task is None:
+        if analyses.get("explain"):
+            raise RecipeError(f"{where}: analyses.explain needs a [task] name to simulate in")
 
 
 def shipped_recipes() -> list[str]:
@@ -263,7 +317,6 @@ def run_recipe(
     recipe: Recipe,
     out: str | os.PathLike,
     *,
-    progress: bool | None = None,
     figures: bool = True,
     executor: Executor | str | None = None,
 ) -> CrossValidationResult:
@@ -277,7 +330,6 @@ def run_recipe(
     start = time.perf_counter()
     data = recipe.load_data()
     models = recipe.make_models()
-    device = recipe.run.get("device", "auto")
     failures_file = out / "failures.csv"
     try:
         cv = cross_validate(
@@ -286,12 +338,9 @@ def run_recipe(
             folds=recipe.cv["folds"],
             by=recipe.cv["by"],
             seed=recipe.cv["seed"],
-            fit_options=recipe.run.get("fit_options"),
             test_sessions=recipe.cv.get("test_sessions"),
-            device=device,
             cache_dir=out / "units",
             executor=recipe.make_executor() if executor is None else executor,
-            progress=progress,
         )
     except UnitsFailedError as err:
         write_csv_atomic(err.failures, failures_file)
@@ -320,20 +369,23 @@ def run_recipe(
 
 
 def _fit_all(models, cv, out) -> dict[str, ChoiceModel]:
-    """Models fitted to all the data: parametric ones (parameters saved); networks from fold 0."""
-    from .models.parametric import ParametricModel
+    """Fitted models for figures and files: the in-sample fit of models that have one
+    (parameters saved), else the fit of fold 0 (saved under ``networks/`` when its type is
+    registered). Fits of cached units are read back from the cache, so a resumed study writes
+    the same outputs as a fresh one."""
+    from .models.registry import is_registered
 
     fitted = {}
     for model in models:
-        if isinstance(model, ParametricModel):
+        if model.capabilities().in_sample_table:
             fit = cv.fitted.get((model.name, "all"))  # the in-sample fit made for AIC/BIC
             if fit is None:  # it failed and was skipped (listed in failures.csv)
                 continue
-            write_csv_atomic(fit.results_, out / "params" / f"{model.name}.csv")
+            write_csv_atomic(fit.in_sample_table(), out / "params" / f"{model.name}.csv")
             fitted[model.name] = fit
         elif (model.name, 0) in cv.fitted:
             fit = cv.fitted[(model.name, 0)]
-            if hasattr(fit, "save"):
+            if is_registered(fit):
                 fit.save(out / "networks" / model.name)
             fitted[model.name] = fit
     return fitted
@@ -355,7 +407,9 @@ def _figures(cv, fitted, data, recipe, out) -> list[str]:
         cv.plot(kind=kind, ax=ax)
         files += plots.save_figure(fig, out / "figures" / stem)
         plt.close(fig)
-    params = [m.results_ for m in fitted.values() if hasattr(m, "results_")]
+    params = [
+        m.in_sample_table() for m in fitted.values() if m.capabilities().parameter_table
+    ]
     if params:
         fig = plots.plot_parameter_distributions(pd.concat(params, ignore_index=True))
         files += plots.save_figure(fig, out / "figures" / "parameters")
@@ -407,7 +461,7 @@ def _analyses(recipe, fitted, data, out) -> list[str]:
     from .analysis.explain import explain
     from .analysis.ppc import posterior_predictive
     from .analysis.privacy import membership_audit
-    from .comparison.cross_validation import _fit
+    from .comparison.cross_validation import fit_quietly
 
     files: list = []
     seed = recipe.cv.get("seed") or 0
@@ -453,7 +507,7 @@ def _analyses(recipe, fitted, data, out) -> list[str]:
         half = data.n_subjects // 2
         train = data.subset([data.subjects[i] for i in sorted(order[:half])])
         test = data.subset([data.subjects[i] for i in sorted(order[half:])])
-        network = _fit(model.clone(), train, seed, recipe.run.get("device", "auto"), {})
+        network = fit_quietly(model.clone(), train, seed)
         result = membership_audit(network, train, test, seed=seed)
         table = result.table.assign(
             auc=result.auc, auc_low=result.auc_ci[0], auc_high=result.auc_ci[1]

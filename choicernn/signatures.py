@@ -14,6 +14,10 @@ them from the task and the seed; for a live :class:`~choicernn.tasks.Environment
 :func:`environment_schedule` reads them; for a real study, build the same table from the
 experiment's schedule files. :func:`reversal_onsets` turns a schedule into the reversal table
 that :func:`reversal_curves` takes.
+
+Two-step tasks (Daw et al. 2011): :func:`two_step_stay` (stay probability by previous reward and
+common/rare transition) and :func:`two_step_regression` (logistic regression of staying on
+reward, transition and their interaction), from :mod:`choicernn.signatures_two_step`.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ __all__ = [
     "stay_probabilities",
     "switch_rate",
     "task_schedule",
+    "two_step_regression",
+    "two_step_stay",
 ]
 
 _KEYS = ["subject", "session", "trial"]
@@ -388,13 +394,19 @@ def environment_schedule(
         ``<NA>`` where options tie), ``reversal`` (first trial after a reversal; all False
         for tasks without reversals), ``latent_0 .. latent_{K-1}`` (reward probability or mean
         payoff of each option).
+
+        Two-step tasks: ``latent_0 .. latent_3`` are the second-stage options ``2 * state +
+        option``; ``best_option`` is the first-stage option whose common state holds the best
+        second-stage option; ``common`` (the trial's transition is common) and ``state`` (the
+        state reached, ``-1`` if not played) are added.
     """
     latent = np.asarray(env.latent, dtype=float)
     n_seq, n_trials, k = latent.shape
     labels = pd.Index(range(n_seq) if subjects is None else list(subjects)).to_numpy()
     if len(labels) != n_seq:
         raise ValueError(f"subjects has {len(labels)} labels, env has {n_seq} sequences")
-    best = latent.argmax(-1).astype(float)
+    two_step = getattr(getattr(env, "task", None), "is_two_step", False)
+    best = (latent.argmax(-1) // 2 if two_step else latent.argmax(-1)).astype(float)
     tie = (latent == latent.max(-1, keepdims=True)).sum(-1) > 1
     best[tie] = np.nan
     reversals = getattr(env, "reversals", np.zeros((n_seq, n_trials), dtype=bool))
@@ -409,6 +421,9 @@ def environment_schedule(
     )
     for j in range(k):
         out[f"latent_{j}"] = latent[:, :, j].reshape(-1)
+    if two_step:
+        out["common"] = np.asarray(env.common, dtype=bool).reshape(-1)
+        out["state"] = np.asarray(env.states).reshape(-1)
     return out
 
 
@@ -464,6 +479,13 @@ def task_schedule(data: ChoiceData, task: Task | str, seed: Any) -> pd.DataFrame
         frame["choice"].astype("float64").fillna(-1).to_numpy().astype(np.int64).reshape(shape)
     )
     rewards = frame["reward"].astype("float64").to_numpy().reshape(shape)
+    choices2 = None
+    if task.is_two_step:
+        if "choice2" not in frame.columns:
+            raise ValueError(f"task {task.name!r} is a two-step task but data are not two-step")
+        choices2 = (
+            frame["choice2"].astype("float64").fillna(-1).to_numpy().astype(np.int64)
+        ).reshape(shape)
     if isinstance(seed, np.random.SeedSequence):  # a fresh copy: spawning advances a sequence
         root = np.random.SeedSequence(
             seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size
@@ -475,8 +497,12 @@ def task_schedule(data: ChoiceData, task: Task | str, seed: Any) -> pd.DataFrame
     for s, session_seed in enumerate(task_seq.spawn(len(sessions))):
         env = task.environment(len(subjects), n_trials, seed=session_seed)
         for t in range(n_trials):
-            got, _ = env.step(choices[s, :, t])
-            played = choices[s, :, t] >= 0
+            if choices2 is None:
+                got, _ = env.step(choices[s, :, t])
+                played = choices[s, :, t] >= 0
+            else:
+                got, _ = env.step(choices[s, :, t], choices2[s, :, t])
+                played = choices2[s, :, t] >= 0
             if not np.allclose(got[played], rewards[s, played, t]):
                 bad = subjects[int(np.flatnonzero(played & ~np.isclose(got, rewards[s, :, t]))[0])]
                 raise ValueError(
@@ -511,3 +537,6 @@ def reversal_onsets(schedule: pd.DataFrame) -> pd.DataFrame:
     out = rows.rename(columns={"best_option": "new_best"}).reset_index(drop=True)
     out["new_best"] = out["new_best"].astype("Int64")
     return out
+
+
+from .signatures_two_step import two_step_regression, two_step_stay  # noqa: E402

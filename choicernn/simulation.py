@@ -1,4 +1,30 @@
-"""Run any model as an agent in a task: simulated studies with known generating parameters."""
+"""Run any model as an agent in a task: simulated studies with known generating parameters.
+
+Agents follow :class:`choicernn.models.base.Agent`: ``start_session()``, ``probabilities()``
+and ``update(choices, rewards, outcomes)``.
+
+Two-step tasks (Daw et al. 2011)
+--------------------------------
+A trial has two stages: the first-stage choice leads to a second-stage state (common or rare
+transition, :meth:`~choicernn.tasks.Environment.transition`), where a second choice earns the
+reward. A **two-stage agent** adds one method and two keyword arguments to the protocol::
+
+    second_stage_probabilities(states) -> (n_agents, 2)
+        second-stage choice probabilities in ``states`` (shape (n_agents,), 0 or 1; -1 where
+        the first stage was missed: the row is then ignored)
+    update(choices, rewards, outcomes, *, states, choices2)
+        learn from the whole trial: first-stage choices, rewards, the payoffs of the reached
+        state's options (n_agents, 2), the states reached and the second-stage choices
+
+:func:`simulate` asks, on every trial, ``probabilities()`` (first stage), samples the
+first-stage choices, asks the environment where they lead, asks
+``second_stage_probabilities(states)``, samples the second-stage choices, plays the trial and
+calls ``update(..., states=..., choices2=...)``. An agent without ``second_stage_probabilities``
+(any single-stage model) still plays a two-step task: its second-stage choices are drawn
+uniformly at random and it is updated as before, with the trial's reward, as a learner that
+ignores the task's structure. The simulated data are two-step :class:`~choicernn.ChoiceData`
+(columns ``state`` and ``choice2``).
+"""
 
 from __future__ import annotations
 
@@ -53,7 +79,8 @@ def simulate(
     ChoiceData
         Subjects ``0 .. n_subjects-1``; ``params`` holds the generating parameters (with a
         ``subject`` column) when the model has parameters. Full-feedback tasks also record
-        every option's payoff.
+        every option's payoff; two-step tasks record the state and second-stage choice of
+        every trial (see the module docstring for how two-stage agents are stepped).
     """
     if isinstance(task, str):
         task = load_task(task)
@@ -79,13 +106,32 @@ def simulate(
     choices = np.empty(shape, dtype=np.int64)
     rewards = np.empty(shape)
     outcomes = np.empty(shape + (k,))
+    two_step = task.is_two_step
+    if two_step:
+        states = np.empty(shape, dtype=np.int64)
+        choices2 = np.empty(shape, dtype=np.int64)
+    two_stage_agent = hasattr(agent, "second_stage_probabilities")
     for s, session_seed in enumerate(task_seq.spawn(n_sessions)):
         env = task.environment(n_subjects, n_trials, seed=session_seed)
         agent.start_session()
         for t in range(n_trials):
             c = _sample(agent.probabilities(), choice_rng)
-            r, o = env.step(c)
-            agent.update(c, r, o)
+            if not two_step:
+                r, o = env.step(c)
+                agent.update(c, r, o)
+            else:
+                st = env.transition(c)
+                if two_stage_agent:
+                    p2 = np.asarray(agent.second_stage_probabilities(st), dtype=float)
+                else:
+                    p2 = np.full((n_subjects, 2), 0.5)
+                c2 = _sample(p2, choice_rng)
+                r, o = env.step(c, c2)
+                if two_stage_agent:
+                    agent.update(c, r, o, states=st, choices2=c2)
+                else:
+                    agent.update(c, r, o)
+                states[s, :, t], choices2[s, :, t] = st, c2
             choices[s, :, t], rewards[s, :, t], outcomes[s, :, t] = c, r, o
     subj, sess, trial = np.meshgrid(
         np.arange(n_subjects), np.arange(n_sessions), np.arange(n_trials), indexing="ij"
@@ -99,6 +145,11 @@ def simulate(
             "reward": rewards.transpose(1, 0, 2).reshape(-1),
         }
     )
+    extra = {}
+    if two_step:
+        frame["state"] = states.transpose(1, 0, 2).reshape(-1)
+        frame["choice2"] = choices2.transpose(1, 0, 2).reshape(-1)
+        extra = {"state": "state", "choice2": "choice2"}
     outcome_cols = None
     if task.feedback == "full":
         outcome_cols = outcome_columns(k)
@@ -106,7 +157,7 @@ def simulate(
         for j, col in enumerate(outcome_cols):
             frame[col] = flat[:, j]
     data = ChoiceData.from_frame(
-        frame, n_options=k, session="session", trial="trial", outcomes=outcome_cols
+        frame, n_options=k, session="session", trial="trial", outcomes=outcome_cols, **extra
     )
     if table is not None:
         table = table.copy()

@@ -3,8 +3,12 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 import pytest
+import torch
 
 matplotlib.use("Agg")
+# One torch thread: torch's thread pool spins when the machine's cores are shared, which made
+# the quick suite 5-10x slower on a busy machine. A test that needs more threads sets them.
+torch.set_num_threads(1)
 
 from synthetic import random_choice_frame  # noqa: E402
 

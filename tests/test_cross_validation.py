@@ -54,7 +54,7 @@ def test_session_folds_need_two_sessions(study):
 
 
 def test_subject_folds_refuse_per_subject_models(study):
-    with pytest.raises(ValueError, match="per-subject models"):
+    with pytest.raises(ValueError, match="per-subject"):
         cr.cross_validate([cr.QLearning("rw")], study, folds=3, by="subject")
 
 
@@ -103,7 +103,9 @@ def test_generating_model_ranks_first(study):
 
 
 def test_table_matches_trials_and_model_likelihood(study):
-    cv = cr.cross_validate([cr.QLearning("rw")], study, folds=3, in_sample=False)
+    cv = cr.cross_validate(
+        [cr.QLearning("rw")], study, folds=3, in_sample=False, scoring="fresh"
+    )
     fold = make_folds(study, 3, "block")[1]
     model = cv.fitted[("rw", 1)]
     expected = -model.trial_log_likelihood(fold.test)["log_lik"].sum()
@@ -113,12 +115,40 @@ def test_table_matches_trials_and_model_likelihood(study):
     )
 
 
+def test_in_context_scoring_matches_a_hand_computation(study):
+    """Default block scoring: the fitted model runs through each whole sequence (state carried
+    through the training trials) and only held-out trials count; checked against the slow
+    reference likelihood with the fold's fitted parameters."""
+    from reference_models import q_learning_loglik
+
+    cv = cr.cross_validate([cr.QLearning("rw")], study, folds=3, in_sample=False)
+    labels = fold_labels(study, 3, "block")
+    frame = study.to_frame()
+    for fold in range(3):
+        model = cv.fitted[("rw", fold)]
+        params = {
+            row.subject: {"alpha": row.alpha, "beta": row.beta}
+            for row in model.params_.itertuples()
+        }
+        ref = q_learning_loglik(frame, 2, params)
+        held = (labels == fold) & frame["choice"].notna().to_numpy()
+        got = cv.table.query("fold == @fold")["nll"].sum()
+        assert got == pytest.approx(-ref[held].sum(), rel=1e-9)
+        fresh = cr.cross_validate(
+            [cr.QLearning("rw")], study, folds=3, in_sample=False, scoring="fresh"
+        )
+        assert fresh.table.query("fold == @fold")["n_trials"].sum() == held.sum()
+    # fresh-state scoring is more pessimistic for a learning model
+    assert fresh.table["nll"].sum() > cv.table["nll"].sum()
+
+
 def test_cache_dir_resumes_without_refitting(study, tmp_path):
     first = cr.cross_validate([cr.WSLS()], study, folds=3, cache_dir=tmp_path, in_sample=False)
     assert len(list(tmp_path.glob("*.csv"))) == 3
     next(tmp_path.glob("wsls__fold1__*.csv")).unlink()  # an interrupted run: one unit missing
     second = cr.cross_validate([cr.WSLS()], study, folds=3, cache_dir=tmp_path, in_sample=False)
-    assert set(second.fitted) == {("wsls", 1)}  # only the missing unit was refitted
+    assert list(second.timings["unit"]) == ["model=wsls fold=1"]  # only the missing unit ran
+    assert set(second.fitted) == {("wsls", 0), ("wsls", 1), ("wsls", 2)}  # cached fits kept
     pd.testing.assert_frame_equal(first.table, second.table, check_dtype=False)
     # a changed model is not read from the stale files
     third = cr.cross_validate(

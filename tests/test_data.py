@@ -383,14 +383,27 @@ def test_tensors_dtype_and_cache(data):
     assert data.tensors() is data.tensors()
 
 
+def full_feedback_frame() -> pd.DataFrame:
+    """hand_frame with outcomes o0..o2: the reward for the chosen option, 5 + k for the others.
+
+    The missed trial (row 8) has no outcomes (NaN), which is allowed.
+    """
+    frame = hand_frame()
+    for k in range(K):
+        frame[f"o{k}"] = np.where(frame["choice"] == k, frame["reward"], 5.0 + k)
+    frame.loc[8, ["o0", "o1", "o2"]] = np.nan
+    return frame
+
+
 def test_full_feedback_outcomes():
-    frame = hand_frame().assign(o0=1.0, o1=2.0, o2=3.0)
-    data = load(frame, outcomes=["o0", "o1", "o2"])
+    data = load(full_feedback_frame(), outcomes=["o0", "o1", "o2"])
     assert data.has_outcomes and "full feedback" in repr(data)
     out = data.tensors().outcomes
     assert out.shape == (3, 5, K)
-    assert out[0, 0].tolist() == [1.0, 2.0, 3.0]
+    assert out[0, 0].tolist() == [1.0, 6.0, 7.0]
+    assert out[2, 1].tolist() == [0.0, 0.0, 0.0]  # missed trial without outcomes
     assert out[1, 4].tolist() == [0.0, 0.0, 0.0]  # padding
+    assert np.isnan(data.to_frame().loc[8, ["outcome_0", "outcome_1", "outcome_2"]]).all()
 
 
 def test_one_sequence_per_subject_session(data):

@@ -123,6 +123,17 @@ def test_valid_frames_load_and_round_trip(case):
     )
     pd.testing.assert_frame_equal(again.to_frame(), table)
 
+    # the user's labels: every canonical row points back at its input row
+    labels = data.original_labels()
+    pd.testing.assert_frame_equal(labels[key], table[key])
+    source = frame.iloc[labels["row"].to_numpy()].reset_index(drop=True)
+    assert sorted(labels["row"]) == list(range(len(frame)))
+    np.testing.assert_array_equal(source["subject"].to_numpy(), table["subject"].to_numpy())
+    np.testing.assert_array_equal(source["trial"].to_numpy(), labels["trial_label"].to_numpy())
+    np.testing.assert_array_equal(
+        source["choice"].to_numpy(dtype=float), labels["choice_label"].to_numpy(dtype=float)
+    )
+
     batch = data.tensors()
     assert int(batch.mask.sum()) == data.n_choices
     assert batch.lengths.tolist() == data.sequences["n_trials"].tolist()

@@ -51,6 +51,7 @@ def test_all_lists_the_loaders_and_helpers_are_exported():
         "hbayesdm_bandit2arm",
         "hbayesdm_bandit4arm",
         "hbayesdm_prl",
+        "hbayesdm_two_step",
     ]
     assert all(callable(getattr(datasets, name)) for name in datasets.__all__)
     assert datasets.dezfouli2019_heldout_blocks == (3, 6, 9)

@@ -36,7 +36,7 @@ def small_models():
 
 @pytest.fixture(scope="module")
 def reference(study_data):
-    return cr.cross_validate(small_models(), study_data, folds=3, seed=2, progress=False)
+    return cr.cross_validate(small_models(), study_data, folds=3, seed=2)
 
 
 def test_executor_validates_its_settings():
@@ -62,7 +62,7 @@ def test_every_backend_gives_identical_tables(study_data, reference, executor):
     if executor.backend == "dask":
         pytest.importorskip("dask.distributed")
     result = cr.cross_validate(
-        small_models(), study_data, folds=3, seed=2, executor=executor, progress=False
+        small_models(), study_data, folds=3, seed=2, executor=executor
     )
     pd.testing.assert_frame_equal(result.table, reference.table, check_exact=True)
     pd.testing.assert_frame_equal(result.trials, reference.trials, check_exact=True)
@@ -103,7 +103,6 @@ def test_a_raising_unit_is_reported_the_others_finish_and_a_rerun_completes(
             seed=2,
             executor=executor,
             cache_dir=cache,
-            progress=False,
         )
     err = caught.value
     assert "model=raising_wsls fold=0" in str(err)
@@ -122,15 +121,14 @@ def test_a_raising_unit_is_reported_the_others_finish_and_a_rerun_completes(
     )
     saved = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
     assert len(list(cache.glob("*.csv"))) == 3 * 4 - 1  # every finished unit is on disk
-    assert len(list(cache.glob("*.pkl"))) == 4  # and every in-sample fit
+    assert len(list(cache.glob("*__all__*.model"))) == 4  # and every in-sample fit
 
     switch.unlink()
     rerun = cr.cross_validate(
-        models, study_data, folds=3, seed=2, executor=executor, cache_dir=cache, progress=False
+        models, study_data, folds=3, seed=2, executor=executor, cache_dir=cache
     )
-    assert set(rerun.fitted) == {("raising_wsls", 0)} | {
-        (m.name, "all") for m in models if isinstance(m, cr.models.parametric.ParametricModel)
-    }
+    assert list(rerun.timings["unit"]) == ["model=raising_wsls fold=0"]  # only it ran again
+    assert {(m.name, "all") for m in models} <= set(rerun.fitted)  # cached fits read back
     assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir() if p.name in saved} == saved
     assert rerun.failures.empty and rerun.models == [m.name for m in models]
     wsls = rerun.table[rerun.table.model == "wsls"].reset_index(drop=True)
@@ -147,7 +145,6 @@ def test_skip_policy_returns_what_finished_with_the_failures(study_data, tmp_pat
             study_data,
             folds=3,
             executor=Executor(on_error="skip"),
-            progress=False,
         )
     assert list(result.failures["unit"]) == ["model=raising_wsls fold=0"]
     assert result.models == ["wsls"]
@@ -157,7 +154,7 @@ def test_skip_policy_returns_what_finished_with_the_failures(study_data, tmp_pat
 
 def test_non_finite_likelihood_is_a_failure_that_names_the_trial(study_data):
     with pytest.raises(cr.UnitsFailedError) as caught:
-        cr.cross_validate([cr.WSLS(), NaNWSLS()], study_data, folds=2, progress=False)
+        cr.cross_validate([cr.WSLS(), NaNWSLS()], study_data, folds=2)
     failures = caught.value.failures
     assert sorted(failures["unit"]) == ["model=nan_wsls fold=0", "model=nan_wsls fold=1"]
     assert (failures["error"] == "FloatingPointError").all()
@@ -175,7 +172,6 @@ def test_a_killed_worker_is_retried_on_a_fresh_one(study_data, reference, tmp_pa
         folds=3,
         seed=2,
         executor=Executor("processes", n_jobs=2),
-        progress=False,
     )
     assert not switch.exists()  # it died once
     assert result.failures.empty
@@ -208,7 +204,6 @@ def test_a_unit_that_keeps_killing_workers_fails_alone(study_data, executor, att
             folds=3,
             executor=executor,
             in_sample=False,
-            progress=False,
         )
     failures = result.failures
     assert list(failures["unit"]) == ["model=dying_wsls fold=0"]
@@ -225,7 +220,7 @@ def test_missing_dask_gives_an_install_hint(study_data, monkeypatch):
     monkeypatch.setitem(sys.modules, "dask", None)
     monkeypatch.setitem(sys.modules, "dask.distributed", None)
     with pytest.raises(ImportError, match=r"pip install 'choicernn\[dask\]'"):
-        cr.cross_validate([cr.WSLS()], study_data, folds=2, executor="dask", progress=False)
+        cr.cross_validate([cr.WSLS()], study_data, folds=2, executor="dask")
 
 
 @pytest.mark.gpu
@@ -233,15 +228,14 @@ def test_missing_dask_gives_an_install_hint(study_data, monkeypatch):
 def test_processes_share_the_gpu_and_match_the_cpu(study_data):
     """On a CUDA machine, units on worker processes fit on the GPU; the per-subject Q fits agree
     with the CPU ones (float64), the networks within training noise."""
-    models = [cr.QLearning("rw"), cr.WSLS()]
-    cpu = cr.cross_validate(models, study_data, folds=3, device="cpu", progress=False)
+    cpu = cr.cross_validate(
+        [cr.QLearning("rw", device="cpu"), cr.WSLS(device="cpu")], study_data, folds=3
+    )
     gpu = cr.cross_validate(
-        models,
+        [cr.QLearning("rw", device="cuda"), cr.WSLS(device="cuda")],
         study_data,
         folds=3,
-        device="cuda",
         executor=Executor("processes", n_jobs=2),
-        progress=False,
     )
     pd.testing.assert_frame_equal(gpu.table, cpu.table, check_exact=False, atol=1e-6)
 
@@ -260,7 +254,6 @@ def test_random_folds_are_drawn_once_for_all_workers(executor):
         seed=None,
         in_sample=False,
         executor=executor,
-        progress=False,
     )
     for _, trials in cv.trials.groupby("model"):
         held_out = trials[["subject", "session", "trial"]]
@@ -276,24 +269,24 @@ def test_an_in_sample_fit_that_fails_is_reported_and_resumed(study_data, tmp_pat
     model = RaisingWSLS(str(switch), rows=len(study_data))
     cache = tmp_path / "units"
     with pytest.raises(cr.UnitsFailedError, match="model=raising_wsls fold=all"):
-        cr.cross_validate([model], study_data, folds=3, cache_dir=cache, progress=False)
-    assert len(list(cache.glob("*.csv"))) == 3 and not list(cache.glob("*.pkl"))
+        cr.cross_validate([model], study_data, folds=3, cache_dir=cache)
+    assert len(list(cache.glob("*.csv"))) == 3 and not list(cache.glob("*__all__*.model"))
     switch.unlink()
-    done = cr.cross_validate([model], study_data, folds=3, cache_dir=cache, progress=False)
-    assert set(done.fitted) == {("raising_wsls", "all")}  # only the in-sample fit was run
-    assert len(list(cache.glob("*.pkl"))) == 1
-    again = cr.cross_validate([model], study_data, folds=3, cache_dir=cache, progress=False)
-    pd.testing.assert_frame_equal(again.in_sample, done.in_sample)  # read back from its pickle
+    done = cr.cross_validate([model], study_data, folds=3, cache_dir=cache)
+    assert list(done.timings["unit"]) == ["model=raising_wsls fold=all"]  # only it was run
+    assert len(list(cache.glob("*__all__*.model"))) == 1
+    again = cr.cross_validate([model], study_data, folds=3, cache_dir=cache)
+    pd.testing.assert_frame_equal(again.in_sample, done.in_sample)  # read back (JSON, no pickle)
 
 
 def test_cached_units_of_other_data_are_not_reused(study_data, tmp_path):
     other = cr.simulate(cr.QLearning("rw_persev"), "drifting_two_armed", 12, 90, seed=5)
     cache = tmp_path / "units"
-    cr.cross_validate([cr.WSLS()], study_data, folds=3, cache_dir=cache, progress=False)
-    reused = cr.cross_validate([cr.WSLS()], other, folds=3, cache_dir=cache, progress=False)
-    fresh = cr.cross_validate([cr.WSLS()], other, folds=3, progress=False)
+    cr.cross_validate([cr.WSLS()], study_data, folds=3, cache_dir=cache)
+    reused = cr.cross_validate([cr.WSLS()], other, folds=3, cache_dir=cache)
+    fresh = cr.cross_validate([cr.WSLS()], other, folds=3)
     pd.testing.assert_frame_equal(reused.table, fresh.table)
-    assert len(reused.fitted) == 4  # three folds and the in-sample fit, all recomputed
+    assert len(reused.timings) == 4  # three folds and the in-sample fit, all recomputed
 
 
 def test_failure_error_pickles_and_the_study_ships_without_folds(study_data):
@@ -303,7 +296,7 @@ def test_failure_error_pickles_and_the_study_ships_without_folds(study_data):
     err = UnitsFailedError([UnitFailure("model=x fold=0", "error", "ValueError", "bad", 1)], None)
     back = pickle.loads(pickle.dumps(err))
     assert str(back) == str(err) and back.failures.equals(err.failures)
-    study = _Study(study_data, None, [1], 0, {}, "cpu")
+    study = _Study(study_data, None, [1], 0, "in_context")
     study._folds[0] = "built"
     assert pickle.loads(pickle.dumps(study))._folds == {}
 

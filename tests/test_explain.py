@@ -52,8 +52,7 @@ def tiny_gru(rw_data) -> cr.GRUModel:
     torch.set_num_threads(1)
     try:
         return cr.GRUModel(hidden_size=1, training=TINY, device="cpu").fit(
-            rw_data, seed=0, progress=False
-        )
+            rw_data, seed=0)
     finally:
         torch.set_num_threads(before)
 
@@ -123,10 +122,10 @@ def test_portrait_plot(tiny_gru):
     assert len(ax.get_lines()) >= 4
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == [
-        "choice 0, no reward",
-        "choice 0, reward",
-        "choice 1, no reward",
-        "choice 1, reward",
+        "chose option 1, no reward",
+        "chose option 1, reward",
+        "chose option 2, no reward",
+        "chose option 2, reward",
     ]
     markers = {line.get_marker() for line in ax.get_lines()[:4]}
     assert len(markers) == 4  # greyscale-readable
@@ -137,7 +136,7 @@ def test_portrait_plot(tiny_gru):
 def test_portrait_errors(tiny_gru):
     with pytest.raises(NotFittedError, match="call fit first"):
         logit_portrait(cr.GRUModel(hidden_size=1))
-    with pytest.raises(TypeError, match="must be a fitted GRUModel"):
+    with pytest.raises(TypeError, match="must be a fitted network model"):
         logit_portrait(cr.QLearning("rw"))
     with pytest.raises(ValueError, match="n_steps must be a positive integer"):
         logit_portrait(tiny_gru, n_steps=0)
@@ -145,7 +144,7 @@ def test_portrait_errors(tiny_gru):
         cr.QLearning("rw"), "restless_four_armed", n_subjects=2, n_trials=20, seed=0
     )
     net = cr.GRUModel(hidden_size=1, training=cr.TrainingConfig(max_epochs=1), device="cpu")
-    net.fit(three, progress=False)
+    net.fit(three)
     with pytest.raises(ValueError, match="need a two-option network"):
         logit_portrait(net)
 
@@ -165,7 +164,6 @@ def test_explain_small(tiny_gru):
         n_trials=100,
         folds=2,
         seed=0,
-        device="cpu",
     )
     assert isinstance(result, ExplainResult)
     assert set(result.table.index) == {"rw", "wsls"}
@@ -198,9 +196,9 @@ def test_explain_recovers_generating_preset():
         cr.QLearning("rw_persev"), TASK, n_subjects=60, n_trials=300, seed=1, params=truth
     )
     training = cr.TrainingConfig(max_epochs=40, batch_size=16, lr=0.02)
-    gru = cr.GRUModel(hidden_size=8, training=training, device="cpu").fit(data, progress=False)
+    gru = cr.GRUModel(hidden_size=8, training=training, device="cpu").fit(data)
     candidates = [cr.QLearning("rw"), cr.QLearning("rw_persev"), cr.WSLS()]
-    result = explain(gru, TASK, candidates, n_subjects=50, n_trials=300, seed=0, device="cpu")
+    result = explain(gru, TASK, candidates, n_subjects=50, n_trials=300, seed=0)
     assert result.best == "rw_persev"
     # Clear on paired subjects (the mean difference has a heavy tail: one overfitted fold).
     assert result.table.loc["rw", "wilcoxon_p"] < 1e-3
@@ -212,10 +210,10 @@ def test_explain_recovers_generating_preset():
 
 # ---------------------------------------------------------------------- agreement by value
 def test_agreement_by_value(rw_data, tiny_gru):
-    q_model = cr.QLearning("rw").fit(rw_data, n_restarts=2, progress=False, device="cpu")
+    q_model = cr.QLearning("rw", n_restarts=2, device="cpu").fit(rw_data)
     oblivious = cr.GRUModel(
         hidden_size=2, inputs="choice_only", training=cr.TrainingConfig(max_epochs=5), device="cpu"
-    ).fit(rw_data, progress=False)
+    ).fit(rw_data)
     table = agreement_by_value(tiny_gru, q_model, oblivious, rw_data, n_bins=4)
     assert list(table.columns) == [
         "bin",

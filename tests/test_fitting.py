@@ -68,7 +68,7 @@ def _scipy_fit_one(frame, k):
 
 def test_fit_reaches_the_scipy_optimum(rng):
     data = cr.simulate(cr.QLearning("rw"), "two_armed_fixed", n_subjects=6, n_trials=150, seed=3)
-    model = cr.QLearning("rw").fit(data, seed=0, progress=False)
+    model = cr.QLearning("rw", method="mle").fit(data, seed=0)
     frame = data.to_frame()
     for subject, nll in zip(model.results_["subject"], model.results_["nll"]):
         ref = _scipy_fit_one(frame[frame["subject"] == subject], 2)
@@ -77,15 +77,15 @@ def test_fit_reaches_the_scipy_optimum(rng):
 
 def test_fit_is_reproducible_and_seeded():
     data = cr.simulate(cr.QLearning("rw"), "reversal", n_subjects=8, n_trials=120, seed=4)
-    a = cr.QLearning("rw").fit(data, seed=1, progress=False).params_
-    b = cr.QLearning("rw").fit(data, seed=1, progress=False).params_
+    a = cr.QLearning("rw").fit(data, seed=1).params_
+    b = cr.QLearning("rw").fit(data, seed=1).params_
     pd.testing.assert_frame_equal(a, b)
 
 
 def test_more_restarts_never_worse():
     data = cr.simulate(cr.QLearning("dual_alpha"), "reversal", n_subjects=10, n_trials=150, seed=5)
-    one = cr.QLearning("dual_alpha").fit(data, n_restarts=1, progress=False).results_["nll"]
-    many = cr.QLearning("dual_alpha").fit(data, n_restarts=8, progress=False).results_["nll"]
+    one = cr.QLearning("dual_alpha", method="mle", n_restarts=1).fit(data).results_["nll"]
+    many = cr.QLearning("dual_alpha", method="mle", n_restarts=8).fit(data).results_["nll"]
     assert (many.to_numpy() <= one.to_numpy() + 1e-6).all()
 
 
@@ -93,18 +93,18 @@ def test_multi_session_subjects_share_parameters():
     data = cr.simulate(
         cr.QLearning("rw"), "two_armed_fixed", n_subjects=5, n_trials=60, n_sessions=3, seed=6
     )
-    model = cr.QLearning("rw").fit(data, progress=False)
+    model = cr.QLearning("rw").fit(data)
     assert len(model.params_) == 5
     assert (model.results_["n_trials"] == 180).all()
 
 
 def test_map_pulls_toward_the_prior():
     data = cr.simulate(cr.QLearning("rw"), "two_armed_fixed", n_subjects=20, n_trials=40, seed=7)
-    mle = cr.QLearning("rw").fit(data, progress=False)
+    mle = cr.QLearning("rw").fit(data)
     strong = {
         "beta": torch.distributions.Gamma(torch.tensor(200.0), torch.tensor(100.0))
     }  # beta ~ 2
-    mapfit = cr.QLearning("rw").fit(data, method="map", priors=strong, progress=False)
+    mapfit = cr.QLearning("rw", method="map", priors=strong).fit(data)
     assert (mapfit.params_["beta"] - 2).abs().median() < (mle.params_["beta"] - 2).abs().median()
     assert "log_prior" in mapfit.results_.columns
     assert (mapfit.results_["nll"] >= mle.results_["nll"] - 1e-6).all()
@@ -112,9 +112,8 @@ def test_map_pulls_toward_the_prior():
 
 def test_unknown_prior_name_is_an_error(random_data):
     with pytest.raises(ValueError, match="unknown parameters"):
-        cr.QLearning("rw").fit(
-            random_data, method="map", priors={"gamma": torch.distributions.Normal(0, 1)}
-        )
+        cr.QLearning("rw", method="map", priors={"gamma": torch.distributions.Normal(0, 1)}).fit(
+            random_data)
 
 
 def test_gradients_finite_at_extreme_parameters(random_data):
@@ -148,7 +147,7 @@ def test_parameter_recovery_rw():
         params=truth,
     )
     fitted = (
-        cr.QLearning("rw").fit(data, method="map", n_restarts=3, seed=0, progress=False).params_
+        cr.QLearning("rw", method="map", n_restarts=3).fit(data, seed=0).params_
     )
     assert np.corrcoef(truth["alpha"], fitted["alpha"])[0, 1] >= 0.9
     assert np.corrcoef(truth["beta"], fitted["beta"])[0, 1] >= 0.9
@@ -158,8 +157,8 @@ def test_parameter_recovery_rw():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_gpu_fit_matches_cpu():
     data = cr.simulate(cr.QLearning("rw"), "reversal", n_subjects=10, n_trials=100, seed=8)
-    cpu = cr.QLearning("rw").fit(data, device="cpu", progress=False).results_["nll"]
-    gpu = cr.QLearning("rw").fit(data, device="cuda", progress=False).results_["nll"]
+    cpu = cr.QLearning("rw", device="cpu").fit(data).results_["nll"]
+    gpu = cr.QLearning("rw", device="cuda").fit(data).results_["nll"]
     np.testing.assert_allclose(cpu, gpu, atol=1e-6)
 
 
@@ -174,8 +173,8 @@ def test_empirical_bayes_recovers_the_population():
     data = cr.simulate(
         cr.QLearning("rw"), "drifting_two_armed", n_subjects=n, n_trials=150, seed=22, params=truth
     )
-    em = cr.QLearning("rw").fit(data, method="em", n_restarts=3, progress=False)
-    mle = cr.QLearning("rw").fit(data, n_restarts=3, progress=False)
+    em = cr.QLearning("rw", method="em", n_restarts=3).fit(data)
+    mle = cr.QLearning("rw", n_restarts=3).fit(data)
     pop = em.population_.set_index("parameter")
     assert pop.loc["alpha", "mean_unconstrained"] == pytest.approx(-0.5, abs=0.3)
     assert pop.loc["beta", "mean_unconstrained"] == pytest.approx(-1.5, abs=0.3)

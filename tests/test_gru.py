@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 import choicernn as cr
 from choicernn.models.base import NotFittedError
 from choicernn.models.gru import GRUModel, TrainingConfig
+from choicernn.models.persistence import ModelFileError, load_model
 from choicernn.models.rnn_network import n_features, sequence_inputs
 from choicernn.models.rnn_training import split_validation
 
@@ -55,7 +57,7 @@ def small_data() -> cr.ChoiceData:
 
 @pytest.fixture(scope="module")
 def fitted(small_data) -> GRUModel:
-    return GRUModel(hidden_size=4, training=QUICK).fit(small_data, seed=0, progress=False)
+    return GRUModel(hidden_size=4, training=QUICK).fit(small_data, seed=0)
 
 
 def agent_logits(model: GRUModel, data: cr.ChoiceData) -> torch.Tensor:
@@ -90,6 +92,9 @@ def test_defaults_and_sklearn_manners():
         "training": None,
         "device": "auto",
         "name": "gru8",
+        "scope": "pooled",
+        "teacher": None,
+        "init": "random",
     }
     clone = GRUModel(hidden_size=2, training=QUICK, name="tiny").clone()
     assert clone.get_params()["training"] is QUICK and clone.name == "tiny"
@@ -130,7 +135,10 @@ def test_training_must_be_a_config():
         ({"n_seeds": 0}, "n_seeds must be a positive integer"),
         ({"batch_size": 0}, "batch_size must be a positive integer"),
         ({"clip": 0.0}, "clip must be a positive gradient norm or None"),
-        ({"split": "random"}, "split must be 'auto', 'sessions', 'blocks' or 'none'"),
+        ({"split": "random"}, "split must be 'auto', 'sessions', 'blocks', 'interleaved' or 'none'"),
+        ({"validation_block": 0}, "validation_block must be a positive integer"),
+        ({"embedding_sd": 0.0}, "embedding_sd must be a positive prior standard deviation"),
+        ({"pooled_sd": -1.0}, "pooled_sd must be a positive prior standard deviation"),
         ({"validation_fraction": 1.0}, r"validation_fraction must be in \(0, 1\), got 1.0"),
     ],
 )
@@ -148,7 +156,7 @@ def test_not_fitted_errors(small_data, tmp_path):
         lambda: model.save(tmp_path / "m"),
         lambda: cr.simulate(model, "reversal", n_subjects=2, n_trials=5, seed=0),
     ):
-        with pytest.raises(NotFittedError, match="call fit first"):
+        with pytest.raises(NotFittedError, match="call fit"):
             call()
 
 
@@ -253,15 +261,15 @@ def test_reward_oblivious_variant_ignores_rewards(small_data):
     frame = small_data.to_frame()
     frame["reward"] = 1.0 - frame["reward"]
     flipped = cr.ChoiceData.from_frame(frame, n_options=2, session="session", trial="trial")
-    oblivious = GRUModel(3, inputs="choice_only", training=QUICK).fit(small_data, progress=False)
+    oblivious = GRUModel(3, inputs="choice_only", training=QUICK).fit(small_data)
     assert torch.equal(oblivious.logits(small_data), oblivious.logits(flipped))
-    rewarded = GRUModel(3, training=QUICK).fit(small_data, progress=False)
+    rewarded = GRUModel(3, training=QUICK).fit(small_data)
     assert not torch.equal(rewarded.logits(small_data), rewarded.logits(flipped))
 
 
 def test_fit_does_not_mutate_data(small_data):
     before = small_data.to_frame()
-    GRUModel(2, training=QUICK).fit(small_data, progress=False)
+    GRUModel(2, training=QUICK).fit(small_data)
     pd.testing.assert_frame_equal(small_data.to_frame(), before)
 
 
@@ -270,16 +278,11 @@ def test_cells_and_layers(small_data, cell, layers):
     model = GRUModel(
         hidden_size=1 if layers == 1 else 5, cell=cell, n_layers=layers, training=QUICK
     )
-    model.fit(small_data, progress=False)
+    model.fit(small_data)
     assert torch.isfinite(model.logits(small_data)).all()
     assert torch.allclose(
         agent_logits(model, small_data), model.logits(small_data).double(), atol=1e-5
     )
-
-
-def test_logits_take_no_options(fitted, small_data):
-    with pytest.raises(TypeError, match=r"GRUModel.logits takes no options, got \['params'\]"):
-        fitted.trial_log_likelihood(small_data, params=pd.DataFrame())
 
 
 def test_wrong_number_of_options(fitted):
@@ -294,9 +297,9 @@ def test_wrong_number_of_options(fitted):
 def test_reproducible_from_seed_and_global_rng_untouched(small_data):
     state = torch.random.get_rng_state()
     config = TrainingConfig(max_epochs=4, batch_size=3, n_seeds=2)
-    a = GRUModel(3, training=config).fit(small_data, seed=11, progress=False)
-    b = GRUModel(3, training=config).fit(small_data, seed=11, progress=False)
-    c = GRUModel(3, training=config).fit(small_data, seed=12, progress=False)
+    a = GRUModel(3, training=config).fit(small_data, seed=11)
+    b = GRUModel(3, training=config).fit(small_data, seed=11)
+    c = GRUModel(3, training=config).fit(small_data, seed=12)
     assert torch.equal(torch.random.get_rng_state(), state)
     assert torch.equal(a.logits(small_data), b.logits(small_data))
     pd.testing.assert_frame_equal(a.history_, b.history_)
@@ -305,7 +308,7 @@ def test_reproducible_from_seed_and_global_rng_untouched(small_data):
 
 def test_best_seed_and_epoch_kept(small_data):
     config = TrainingConfig(max_epochs=30, patience=3, n_seeds=3, lr=0.05, batch_size=6)
-    model = GRUModel(3, training=config).fit(small_data, seed=0, progress=False)
+    model = GRUModel(3, training=config).fit(small_data, seed=0)
     seeds = model.seeds_
     assert list(seeds.columns) == ["seed", "best_epoch", "train_nll", "val_nll", "kept"]
     kept = seeds[seeds["kept"]].iloc[0]
@@ -317,25 +320,27 @@ def test_best_seed_and_epoch_kept(small_data):
     for _, row in seeds.iterrows():
         n_epochs = (model.history_["seed"] == row["seed"]).sum()
         assert n_epochs == min(row["best_epoch"] + 1 + 3, 30)
-    # The restored network scores the held-out sessions (split 'auto' -> sessions) as recorded.
-    held_out = small_data.select_sessions([1])
-    assert -model.score(held_out) == pytest.approx(model.validation_nll_, rel=1e-5)
+    # The restored network scores the held-out blocks (split 'auto' with 2 sessions -> blocks,
+    # the last 20% of each session) as recorded.
+    ll = model.log_likelihood_tensor(small_data)
+    late = torch.arange(40) >= 32
+    observed = small_data.tensors().mask[:, late]
+    held_out_nll = -float(ll[:, late].sum()) / int(observed.sum())
+    assert held_out_nll == pytest.approx(model.validation_nll_, rel=1e-5)
 
 
 def test_validation_splits(small_data):
     one_session = small_data.select_sessions([0])
-    blocks = GRUModel(2, training=QUICK).fit(one_session, progress=False)  # auto -> blocks
+    blocks = GRUModel(2, training=QUICK).fit(one_session)  # auto -> blocks
     assert blocks.validation_nll_ is not None
     with pytest.raises(
         ValueError, match=r"split='sessions' needs two sessions or more per subject"
     ):
-        GRUModel(2, training=TrainingConfig(split="sessions")).fit(one_session, progress=False)
-    none = GRUModel(2, training=TrainingConfig(max_epochs=2, split="none")).fit(
-        one_session, progress=False
-    )
+        GRUModel(2, training=TrainingConfig(split="sessions")).fit(one_session)
+    none = GRUModel(2, training=TrainingConfig(max_epochs=2, split="none")).fit(one_session)
     assert none.validation_nll_ is None and none.history_["val_nll"].isna().all()
     train, test = small_data.split_sessions([1])
-    explicit = GRUModel(2, training=QUICK).fit(train, validation=test, progress=False)
+    explicit = GRUModel(2, training=QUICK).fit(train, validation=test)
     assert -explicit.score(test) == pytest.approx(explicit.validation_nll_, rel=1e-5)
     with pytest.raises(TypeError, match="validation must be a ChoiceData"):
         GRUModel(2).fit(train, validation=test.to_frame())
@@ -346,7 +351,7 @@ def test_validation_splits(small_data):
 def test_block_validation_is_last_trials(small_data):
     """With split='blocks' the last 20% of every session never enters the training loss."""
     config = TrainingConfig(max_epochs=2, split="blocks", validation_fraction=0.2)
-    model = GRUModel(2, training=config).fit(small_data, progress=False)
+    model = GRUModel(2, training=config).fit(small_data)
     full = model._prepare(small_data, torch.device("cpu"))
     train, val = split_validation(full, small_data.sequences, config)
     counted_train, counted_val = train.y >= 0, val.y >= 0
@@ -362,8 +367,8 @@ def test_block_validation_is_last_trials(small_data):
 
 # ---------------------------------------------------------------------- embeddings, feedback
 def test_subject_embedding_and_unseen_subjects(small_data):
-    model = GRUModel(3, subject_embedding=2, training=QUICK).fit(small_data, progress=False)
-    table = model.network_.embedding.weight
+    model = GRUModel(3, subject_embedding=2, training=QUICK).fit(small_data)
+    table = model.network_.core.embedding[0]
     assert table.shape == (small_data.n_subjects, 2)
     # Unseen subjects use the mean embedding: same logits as a subject whose row is the mean
     # (setting row 0 to the mean of the other rows leaves the mean unchanged).
@@ -382,7 +387,7 @@ def test_subject_embedding_and_unseen_subjects(small_data):
     sim = cr.simulate(model, "reversal", n_subjects=4, n_trials=10, seed=1)
     assert sim.params["source_subject"].tolist() == [0, 1, 2, 3]
     with pytest.raises(ValueError, match="has no per-subject parameters"):
-        GRUModel(2, training=QUICK).fit(small_data, progress=False).agent(2, params=[0])
+        GRUModel(2, training=QUICK).fit(small_data).agent(2, params=[0])
 
 
 def test_full_feedback_outcomes_are_inputs():
@@ -399,10 +404,11 @@ def test_full_feedback_outcomes_are_inputs():
         params={"alpha": 0.3, "beta": 3.0},
     )
     assert data.has_outcomes
-    model = GRUModel(3, training=QUICK).fit(data, progress=False)
-    assert model.uses_outcomes_ and model.network_.rnn.input_size == 8
+    model = GRUModel(3, training=QUICK).fit(data)
+    assert model.uses_outcomes_ and model.network_.core.n_inputs == 8
     frame = data.to_frame()
-    frame["outcome_1"] = 1.0 - frame["outcome_1"]
+    unchosen = frame["choice"] != 1  # the chosen option's outcome must equal the reward
+    frame.loc[unchosen, "outcome_1"] = 1.0 - frame.loc[unchosen, "outcome_1"]
     changed = cr.ChoiceData.from_frame(
         frame, n_options=2, session="session", trial="trial", outcomes=["outcome_0", "outcome_1"]
     )
@@ -418,11 +424,7 @@ def test_full_feedback_outcomes_are_inputs():
     )
     with pytest.raises(ValueError, match="fitted on full-feedback data"):
         model.logits(partial)
-    assert (
-        not GRUModel(3, inputs="choice_only", training=QUICK)
-        .fit(data, progress=False)
-        .uses_outcomes_
-    )
+    assert not GRUModel(3, inputs="choice_only", training=QUICK).fit(data).uses_outcomes_
 
 
 def test_reward_scale_from_data():
@@ -434,7 +436,7 @@ def test_reward_scale_from_data():
         seed=0,
         params={"alpha": 0.3, "beta": 0.1},
     )
-    model = GRUModel(2, training=QUICK).fit(data, progress=False)
+    model = GRUModel(2, training=QUICK).fit(data)
     assert model.reward_scale_ == data.to_frame()["reward"].abs().max()
     assert torch.isfinite(model.logits(data)).all()
 
@@ -452,19 +454,21 @@ def test_simulate_with_fitted_model(fitted):
 def test_save_load_round_trip_exact(small_data, tmp_path, cell, embedding):
     config = TrainingConfig(max_epochs=2, n_seeds=2)
     model = GRUModel(3, cell=cell, subject_embedding=embedding, training=config, name="m")
-    model.fit(small_data, progress=False)
+    model.fit(small_data)
     folder = model.save(tmp_path / "model")
-    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "history.csv", "weights.pt"]
-    config_json = json.loads((folder / "config.json").read_text())
-    assert config_json["params"]["cell"] == cell
-    assert config_json["params"]["training"]["n_seeds"] == 2
-    loaded = GRUModel.load(folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["model.json", "weights.pt"]
+    doc = json.loads((folder / "model.json").read_text())
+    assert doc["settings"]["cell"] == cell
+    assert doc["settings"]["training"]["fields"]["n_seeds"] == 2
+    loaded = load_model(folder)
+    assert isinstance(loaded, GRUModel) and GRUModel.load(folder).name == "m"
     assert loaded.get_params() == model.get_params()
     assert loaded.subjects_ == model.subjects_
     assert torch.equal(loaded.logits(small_data), model.logits(small_data))
     pd.testing.assert_frame_equal(
         loaded.trial_log_likelihood(small_data), model.trial_log_likelihood(small_data)
     )
+    pd.testing.assert_frame_equal(loaded.history_, model.history_)
     # Weights are a plain state dict, readable with weights-only semantics.
     state = torch.load(folder / "weights.pt", weights_only=True)
     assert set(state) == set(model.network_.state_dict())
@@ -475,21 +479,46 @@ def test_save_string_subjects_and_load_errors(tmp_path):
         {"subject": ["a"] * 6 + ["b"] * 6, "choice": [0, 1] * 6, "reward": [1.0, 0.0] * 6}
     )
     data = cr.ChoiceData.from_frame(frame, n_options=2)
-    model = GRUModel(2, training=QUICK).fit(data, progress=False)
-    loaded = GRUModel.load(model.save(tmp_path / "m"))
+    model = GRUModel(2, training=QUICK).fit(data)
+    folder = model.save(tmp_path / "m")
+    loaded = GRUModel.load(folder)
     assert loaded.subjects_ == ["a", "b"]
     assert torch.equal(loaded.logits(data), model.logits(data))
-    with pytest.raises(FileNotFoundError, match="does not hold config.json and weights.pt"):
+    with pytest.raises(ModelFileError, match="holds no model.json"):
         GRUModel.load(tmp_path / "missing")
-    (tmp_path / "m" / "config.json").write_text(json.dumps({"format": "other"}))
-    with pytest.raises(ValueError, match="is not a GRUModel config"):
-        GRUModel.load(tmp_path / "m")
+    weights = folder / "weights.pt"
+    good = weights.read_bytes()
+    weights.write_bytes(b"")
+    with pytest.raises(ModelFileError, match="weights.pt is missing or empty"):
+        load_model(folder)
+    state = torch.load(io.BytesIO(good), weights_only=True)
+    name = next(iter(state))
+    state[name] = torch.full_like(state[name], float("nan"))
+    torch.save(state, weights)
+    with pytest.raises(ModelFileError, match=f"weight {name!r} holds NaN"):
+        load_model(folder)
+    state = torch.load(io.BytesIO(good), weights_only=True)
+    state[name] = torch.zeros(7, 7)
+    torch.save(state, weights)
+    with pytest.raises(ModelFileError, match=f"weight {name!r} has shape"):
+        load_model(folder)
+    weights.write_bytes(good)
+    doc = json.loads((folder / "model.json").read_text())
+    doc["fitted"]["reward_scale"] = -1.0
+    (folder / "model.json").write_text(json.dumps(doc))
+    with pytest.raises(ModelFileError, match="reward_scale must be a finite number > 0"):
+        load_model(folder)
+    doc["fitted"]["reward_scale"] = 1.0
+    doc["fitted"]["subjects"] = [["a"], 2.5]
+    (folder / "model.json").write_text(json.dumps(doc))
+    with pytest.raises(ModelFileError, match="subjects must be a list of str or int"):
+        load_model(folder)
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu(small_data, tmp_path):
-    model = GRUModel(4, training=QUICK, device="cuda").fit(small_data, progress=False)
+    model = GRUModel(4, training=QUICK, device="cuda").fit(small_data)
     assert next(model.network_.parameters()).is_cuda
     assert model.logits(small_data).device.type == "cpu"
     cpu = GRUModel.load(model.save(tmp_path / "m"), device="cpu")
@@ -553,7 +582,7 @@ def test_recovers_q_learning_likelihood():
         )
         / test.n_choices
     )
-    model = GRUModel(hidden_size=8, training=FAST).fit(train, seed=0, progress=False)
+    model = GRUModel(hidden_size=8, training=FAST).fit(train, seed=0)
     gru_nll = -model.score(test)
     assert gru_nll < 1.03 * generating_nll, (gru_nll, generating_nll)
 
@@ -566,11 +595,9 @@ def test_beats_q_learning_on_two_loss_switcher():
         TwoLossSwitcher(n), "reversal", n_subjects=n, n_trials=300, n_sessions=2, seed=2
     )
     train, test = data.split_sessions([1])
-    model = GRUModel(hidden_size=8, training=FAST).fit(train, seed=0, progress=False)
+    model = GRUModel(hidden_size=8, training=FAST).fit(train, seed=0)
     gru_nll = -model.score(test)
-    q_nll = {
-        p: -cr.QLearning(p).fit(train, n_restarts=2, progress=False).score(test) for p in cr.PRESETS
-    }
+    q_nll = {p: -cr.QLearning(p).fit(train, n_restarts=2).score(test) for p in cr.PRESETS}
     best = min(q_nll, key=q_nll.get)
     assert gru_nll < q_nll[best], (gru_nll, q_nll)
     # The rule is learned, not approximated: close to the best possible NLL (epsilon = 0.1).

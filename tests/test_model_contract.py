@@ -111,7 +111,7 @@ def test_masked_trials_contribute_nothing(model, data3, rng):
 @pytest.mark.parametrize("model", MODELS, ids=IDS)
 def test_fit_returns_self_and_leaves_data_alone(model, data3):
     before = data3.to_frame()
-    fitted = model.clone().fit(data3, n_restarts=2, seed=0, progress=False, max_iter=30)
+    fitted = model.clone().set_params(n_restarts=2, max_iter=30).fit(data3, seed=0)
     pd.testing.assert_frame_equal(before, data3.to_frame())
     assert isinstance(fitted, type(model))
     assert list(fitted.params_.columns) == ["subject"] + [p.name for p in model.parameters(3)]
@@ -147,8 +147,15 @@ def test_unknown_preset_lists_presets():
 
 
 def test_clone_keeps_constructor_arguments():
-    model = cr.QLearning("dual_alpha", q0=0.5, name="x")
-    assert model.clone().get_params() == {"preset": "dual_alpha", "q0": 0.5, "name": "x"}
+    model = cr.QLearning("dual_alpha", q0=0.5, name="x", n_restarts=3)
+    params = model.clone().get_params()
+    assert {k: params[k] for k in ("preset", "q0", "name", "n_restarts", "method")} == {
+        "preset": "dual_alpha",
+        "q0": 0.5,
+        "name": "x",
+        "n_restarts": 3,
+        "method": "map",
+    }
 
 
 def test_custom_components_declare_a_variant():

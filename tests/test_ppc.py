@@ -30,7 +30,7 @@ def rw_study():
     data = cr.simulate(
         cr.QLearning("rw"), "two_armed_fixed", n_subjects=40, n_trials=200, seed=1, params=RW
     )
-    model = cr.QLearning("rw").fit(data, n_restarts=2, progress=False)
+    model = cr.QLearning("rw", n_restarts=2).fit(data)
     return data, model
 
 
@@ -126,7 +126,7 @@ def test_replays_recorded_payoffs_on_full_feedback_data(full_task):
         cr.QLearning("rw"), full_task, n_subjects=6, n_trials=60, n_sessions=2, seed=2, params=RW
     )
     data = with_missed(data, [3, 4, 100, 500])
-    model = cr.QLearning("rw").fit(data, n_restarts=1, progress=False)
+    model = cr.QLearning("rw", n_restarts=1).fit(data)
     result = posterior_predictive(model, data, n_simulations=2, seed=0)
     assert result.mode == "replay"
     observed = data.to_frame()
@@ -174,7 +174,7 @@ def test_option_mismatch_unfitted_and_unknown_subjects_raise(rw_study):
         posterior_predictive(model, data, "restless_four_armed")
     with pytest.raises(NotFittedError, match="call fit first"):
         posterior_predictive(cr.QLearning("rw"), data, "two_armed_fixed")
-    part = cr.QLearning("rw").fit(data.subset(range(3)), n_restarts=1, progress=False)
+    part = cr.QLearning("rw", n_restarts=1).fit(data.subset(range(3)))
     with pytest.raises(ValueError, match=r"no fitted parameters for subjects \[3, 4"):
         posterior_predictive(part, data.subset(range(6)), "two_armed_fixed")
 
@@ -184,7 +184,7 @@ def test_each_simulated_subject_uses_its_own_fitted_parameters():
     data = cr.simulate(
         cr.Bias(), "two_armed_fixed", n_subjects=10, n_trials=60, seed=4, params=biases
     )
-    model = cr.Bias().fit(data, n_restarts=1, progress=False)
+    model = cr.Bias(n_restarts=1).fit(data)
     result = posterior_predictive(model, data, "two_armed_fixed", seed=0)
     observed = data.to_frame().groupby("subject")["choice"].mean().astype(float)
     simulated = result.simulated[0].to_frame().groupby("subject")["choice"].mean().astype(float)
@@ -201,7 +201,7 @@ def test_pooled_gru_runs_as_agent():
             subject_embedding=emb,
             training=cr.TrainingConfig(max_epochs=2, split="none"),
         )
-        net.fit(data, seed=0, progress=False)
+        net.fit(data, seed=0)
         result = posterior_predictive(net, data, "two_armed_fixed", seed=0)
         assert result.simulated[0].n_choices == data.n_choices
         assert result.pooled["n_subjects"].eq(6).all()

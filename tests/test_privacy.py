@@ -41,8 +41,7 @@ def overfitted():
     train, test = data.subset(range(6)), data.subset(range(6, 26))
     config = cr.TrainingConfig(max_epochs=60, weight_decay=0.0, split="none")
     net = cr.GRUModel(hidden_size=16, subject_embedding=8, training=config).fit(
-        train, seed=0, progress=False
-    )
+        train, seed=0)
     return net, train, test
 
 
@@ -51,8 +50,7 @@ def test_network_without_access_to_the_data_is_at_chance():
         cr.QLearning("rw"), "two_armed_fixed", n_subjects=10, n_trials=60, seed=11
     )
     net = cr.GRUModel(hidden_size=2, training=cr.TrainingConfig(max_epochs=1)).fit(
-        unrelated, seed=0, progress=False
-    )
+        unrelated, seed=0)
     data = cr.simulate(cr.Bias(), "two_armed_fixed", n_subjects=40, n_trials=60, seed=12)
     train, test = data.subset(range(20)), data.subset(range(20, 40))
     result = membership_audit(net, train, test)
@@ -102,8 +100,7 @@ def test_ties_count_one_half():
     frame["reward"] = 0.0
     same = cr.ChoiceData.from_frame(frame, n_options=2, session="session", trial="trial")
     net = cr.GRUModel(hidden_size=2, training=cr.TrainingConfig(max_epochs=1)).fit(
-        same, seed=0, progress=False
-    )
+        same, seed=0)
     result = membership_audit(net, same.subset(range(4)), same.subset(range(4, 8)), n_bootstrap=200)
     assert result.auc == 0.5
     assert result.auc_ci == (0.5, 0.5)

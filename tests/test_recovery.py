@@ -23,14 +23,21 @@ TASK = "drifting_two_armed"
 @pytest.fixture(scope="module")
 def rw_recovery() -> ParameterRecoveryResult:
     return parameter_recovery(
-        cr.QLearning("rw"), TASK, n_subjects=60, n_trials=300, seed=0, device="cpu"
+        cr.QLearning("rw"), TASK, n_subjects=60, n_trials=300, seed=0
     )
 
 
 @pytest.fixture(scope="module")
 def three_models() -> ModelRecoveryResult:
     models = [cr.Bias(), cr.WSLS(), cr.QLearning("rw_persev")]
-    return model_recovery(models, TASK, n_subjects=20, n_trials=200, folds=3, seed=0, device="cpu")
+    return model_recovery(models, TASK, n_subjects=20, n_trials=200, folds=3, seed=0)
+
+
+@pytest.fixture(scope="module")
+def small_recovery() -> ModelRecoveryResult:
+    """A small study for the table and figure tests (the statistical check uses three_models)."""
+    models = [cr.Bias(n_restarts=2), cr.WSLS(n_restarts=2), cr.QLearning("rw_persev", n_restarts=2)]
+    return model_recovery(models, TASK, n_subjects=5, n_trials=60, folds=3, seed=0)
 
 
 # --------------------------------------------------------------------------- parameters
@@ -64,7 +71,7 @@ def test_parameter_recovery_matches_data_and_fit(rw_recovery):
 
 def test_parameter_recovery_leaves_model_unfitted():
     model = cr.QLearning("rw")
-    result = parameter_recovery(model, TASK, n_subjects=4, n_trials=30, n_restarts=2, device="cpu")
+    result = parameter_recovery(model.set_params(n_restarts=2), TASK, n_subjects=4, n_trials=30)
     assert not hasattr(model, "params_")
     assert result.fitted is not model
 
@@ -72,13 +79,11 @@ def test_parameter_recovery_leaves_model_unfitted():
 def test_parameter_recovery_reproducible_from_seed():
     def run(seed):
         return parameter_recovery(
-            cr.QLearning("rw"),
+            cr.QLearning("rw", n_restarts=2),
             TASK,
             n_subjects=8,
             n_trials=60,
             seed=seed,
-            n_restarts=2,
-            device="cpu",
         ).table
 
     pd.testing.assert_frame_equal(run(3), run(3))
@@ -88,13 +93,11 @@ def test_parameter_recovery_reproducible_from_seed():
 def test_parameter_recovery_given_params():
     params = pd.DataFrame({"alpha": [0.2, 0.6], "beta": [2.0, 8.0]})
     result = parameter_recovery(
-        cr.QLearning("rw"),
+        cr.QLearning("rw", n_restarts=2),
         TASK,
         n_subjects=4,
         n_trials=40,
         params=params,
-        n_restarts=2,
-        device="cpu",
     )
     true = result.table.pivot(index="subject", columns="parameter", values="true")
     np.testing.assert_allclose(true["alpha"], [0.2, 0.6, 0.2, 0.6])
@@ -102,10 +105,8 @@ def test_parameter_recovery_given_params():
 
 
 def test_parameter_recovery_errors():
-    with pytest.raises(TypeError, match="parametric model"):
+    with pytest.raises(TypeError, match="per-subject named parameters"):
         parameter_recovery(cr.GRUModel(), TASK, n_subjects=4, n_trials=10)
-    with pytest.raises(ValueError, match="method must be 'mle' or 'map', got 'em'"):
-        parameter_recovery(cr.QLearning("rw"), TASK, n_subjects=4, n_trials=10, method="em")
     with pytest.raises(ValueError, match="n_subjects must be >= 2"):
         parameter_recovery(cr.QLearning("rw"), TASK, n_subjects=1, n_trials=10)
     with pytest.raises(TypeError, match="params must be a DataFrame"):
@@ -117,7 +118,7 @@ def test_parameter_recovery_plot(rw_recovery):
     try:
         assert isinstance(fig, Figure)
         assert len(fig.axes) == 2
-        assert fig.axes[0].get_xlabel() == "true alpha"
+        assert fig.axes[0].get_xlabel() == "True alpha"
         assert fig.axes[1].get_xscale() == "log"  # beta's default range is log-scaled
     finally:
         plt.close(fig)
@@ -133,7 +134,7 @@ def test_parameter_recovery_plot(rw_recovery):
 @pytest.mark.slow
 def test_parameter_recovery_issue_criterion_default_range():
     result = parameter_recovery(
-        cr.QLearning("rw"), TASK, n_subjects=100, n_trials=500, seed=0, device="cpu"
+        cr.QLearning("rw"), TASK, n_subjects=100, n_trials=500, seed=0
     )
     r = result.summary.set_index("parameter")["r"]
     assert r["beta"] >= 0.9
@@ -141,6 +142,7 @@ def test_parameter_recovery_issue_criterion_default_range():
 
 
 # --------------------------------------------------------------------------- models
+@pytest.mark.slow
 def test_model_recovery_diagonal(three_models):
     confusion = three_models.confusion
     names = ["bias", "wsls", "rw_persev"]
@@ -151,8 +153,8 @@ def test_model_recovery_diagonal(three_models):
     assert (diagonal >= 0.8).all(), confusion
 
 
-def test_model_recovery_table(three_models):
-    table = three_models.table
+def test_model_recovery_table(small_recovery):
+    table = small_recovery.table
     assert list(table.columns) == [
         "generating",
         "subject",
@@ -162,14 +164,14 @@ def test_model_recovery_table(three_models):
         "nll_per_trial",
         "best",
     ]
-    assert len(table) == 3 * 20 * 3
+    assert len(table) == 3 * 5 * 3
     # every simulated subject has exactly one best model, the one with the lowest nll
     per_subject = table.groupby(["generating", "subject"])
     assert (per_subject["best"].sum() == 1).all()
     best = table[table["best"]].set_index(["generating", "subject"])["nll"]
     np.testing.assert_allclose(best, per_subject["nll"].min().loc[best.index])
-    assert (table["n_trials"] == 200).all()  # every trial is held out once
-    assert set(three_models.data) == {"bias", "wsls", "rw_persev"}
+    assert (table["n_trials"] == 60).all()  # every trial is held out once
+    assert set(small_recovery.data) == {"bias", "wsls", "rw_persev"}
 
 
 def test_model_recovery_reproducible_from_seed():
@@ -181,7 +183,6 @@ def test_model_recovery_reproducible_from_seed():
             n_trials=40,
             folds=2,
             seed=seed,
-            device="cpu",
         )
 
     a, b = run(1), run(1)
@@ -197,18 +198,18 @@ def test_model_recovery_duplicate_names():
         model_recovery([], TASK)
 
 
-def test_model_recovery_plot(three_models):
+def test_model_recovery_plot(small_recovery):
     fig, ax = plt.subplots()
     try:
-        out = three_models.plot(ax=ax)
+        out = small_recovery.plot(ax=ax)
         assert out is ax and isinstance(out, Axes)
         texts = [t.get_text() for t in ax.texts]
         assert len(texts) == 9  # one annotation per cell
-        assert ax.get_xlabel() == "fitted model"
+        assert ax.get_xlabel() == "Fitted model, best by held-out NLL"
     finally:
         plt.close(fig)
     fig = plt.figure()
     try:
-        assert three_models.plot() is plt.gca()
+        assert small_recovery.plot().figure is not fig  # ax=None: a new figure, never the current
     finally:
         plt.close(fig)

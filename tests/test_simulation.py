@@ -53,7 +53,7 @@ def test_sessions_and_trials_and_schedule_independent_of_agent():
 
 def test_fitted_model_simulates_its_subjects_in_turn():
     data = cr.simulate(cr.QLearning("rw"), "two_armed_fixed", n_subjects=3, n_trials=80, seed=2)
-    model = cr.QLearning("rw").fit(data, n_restarts=2, progress=False)
+    model = cr.QLearning("rw", n_restarts=2).fit(data)
     sim = cr.simulate(model, "two_armed_fixed", n_subjects=6, n_trials=20, seed=0)
     assert sim.params["source_subject"].tolist() == [0, 1, 2, 0, 1, 2]
     np.testing.assert_allclose(
@@ -84,7 +84,7 @@ def test_full_feedback_task_records_every_outcome(tmp_path):
 
 def test_option_count_mismatch_is_an_error():
     data = cr.simulate(cr.QLearning("rw"), "two_armed_fixed", n_subjects=2, n_trials=30, seed=0)
-    model = cr.QLearning("rw").fit(data, n_restarts=1, progress=False)
+    model = cr.QLearning("rw", n_restarts=1).fit(data)
     with pytest.raises(ValueError, match="options"):
         cr.simulate(model, "restless_four_armed", n_subjects=2, n_trials=10, seed=0)
 

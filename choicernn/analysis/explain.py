@@ -12,24 +12,19 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from matplotlib.axes import Axes
 
-from ..comparison.cross_validation import CrossValidationResult, cross_validate
+from ..comparison.cross_validation import CrossValidationResult, cross_validate, fit_quietly
 from ..data import ChoiceData
 from ..models.base import ChoiceModel
-from ..models.gru import GRUModel
 from ..models.heuristics import WSLS
 from ..models.qlearning import PRESETS, QLearning
 from ..models.rnn_network import trial_features
-from ..plots._common import _axes, _style
 from ..simulation import simulate
 from ..tasks import Task
 
@@ -89,7 +84,7 @@ class ExplainResult:
         values = self.params.drop(columns=["subject"], errors="ignore")
         return values.agg(["mean", "median", "std"]).T
 
-    def plot(self, ax: Axes | None = None, kind: str = "paired") -> Axes:
+    def plot(self, ax=None, kind: str = "paired"):
         """Per-subject held-out NLL per choice of every candidate (``kind="paired"``) or paired
         differences to the best (``kind="difference"``). Returns the Axes."""
         return self.cv.plot(kind=kind, ax=ax)
@@ -105,9 +100,6 @@ def explain(
     n_sessions: int | None = None,
     folds: int = 5,
     seed: int = 0,
-    fit_options: dict[str, dict[str, Any]] | None = None,
-    device: str | None = "auto",
-    progress: bool | None = False,
 ) -> ExplainResult:
     """Simulate a fitted network in ``task`` and find the classical model that explains it best.
 
@@ -125,13 +117,8 @@ def explain(
     folds : int
         Cross-validation folds; trial blocks of every subject are held out (``by="block"``).
     seed : int
-        Seeds the simulation, the folds and every fit.
-    fit_options : dict, optional
-        Candidate name -> extra ``fit`` keyword arguments (e.g. ``{"full": {"n_restarts": 3}}``).
-    device : str, optional
-        Passed to the fits (``"auto"``: CUDA when present).
-    progress : bool or None
-        Progress bar over cross-validation units.
+        Seeds the simulation, the folds and every fit. Fitting settings (restarts, method,
+        device) are the candidates' own constructor settings.
 
     Returns
     -------
@@ -154,30 +141,14 @@ def explain(
         folds,
         by="block",
         seed=seed,
-        fit_options=fit_options,
         in_sample=False,
-        device=device,
-        progress=progress,
     )
     table = cv.summary()
     best = str(table.index[0])
     chosen = next(c for c in candidates if c.name == best)
-    options = dict((fit_options or {}).get(best, {}))
-    options.setdefault("seed", seed)
-    options.setdefault("progress", False)
-    if device is not None:
-        options.setdefault("device", device)
-    fitted = chosen.clone().fit(data, **_accepted(chosen, options))
-    params = getattr(fitted, "params_", None)
+    fitted = fit_quietly(chosen.clone(), data, seed)
+    params = fitted.params_ if fitted.capabilities().parameter_table else None
     return ExplainResult(table, best, params, fitted, data, cv)
-
-
-def _accepted(model: ChoiceModel, options: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments of ``options`` that ``model.fit`` takes."""
-    accepted = inspect.signature(model.fit).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
-        return options
-    return {k: v for k, v in options.items() if k in accepted}
 
 
 # ---------------------------------------------------------------------- logit portraits
@@ -196,41 +167,12 @@ class PortraitResult:
 
     table: pd.DataFrame
 
-    def plot(self, ax: Axes | None = None, n_bins: int = 20, points: bool = True) -> Axes:
-        """ΔL against L, one marker and line style per input: every state as a faint point
-        (``points=True``) and the mean ΔL in ``n_bins`` bins of L as a line. Returns the Axes."""
-        ax = _axes(ax)
-        table = self.table
-        lo, hi = float(table["logit"].min()), float(table["logit"].max())
-        edges = np.linspace(lo, hi, n_bins + 1) if hi > lo else np.array([lo - 0.5, hi + 0.5])
-        for i, (label, rows) in enumerate(table.groupby("input", sort=False)):
-            style = _style(i)
-            if points:
-                ax.scatter(
-                    rows["logit"],
-                    rows["delta_logit"],
-                    s=6,
-                    alpha=0.15,
-                    color=style["color"],
-                    marker=style["marker"],
-                    linewidths=0,
-                )
-            bins = pd.cut(rows["logit"], edges, include_lowest=True)
-            mean = rows.groupby(bins, observed=True)[["logit", "delta_logit"]].mean()
-            ax.plot(
-                mean["logit"],
-                mean["delta_logit"],
-                color=style["color"],
-                marker=style["marker"],
-                linestyle=style["linestyle"],
-                markersize=5,
-                label=label,
-            )
-        ax.axhline(0.0, color="grey", linewidth=0.8, zorder=0)
-        ax.set_xlabel("logit L = logit(option 1) − logit(option 0)")
-        ax.set_ylabel("change ΔL after the input")
-        ax.legend(title="previous trial", frameon=False)
-        return ax
+    def plot(self, ax=None, n_bins: int = 20, points: bool = True):
+        """ΔL against L, one marker and line style per input; see
+        :func:`choicernn.plots.plot_logit_portrait`. Returns the Axes."""
+        from ..plots import plot_logit_portrait
+
+        return plot_logit_portrait(self.table, n_bins=n_bins, points=points, ax=ax)
 
 
 _INPUTS = [(c, r) for c in (0, 1) for r in (0, 1)]
@@ -241,7 +183,7 @@ def _label(choice: int, rewarded: int) -> str:
 
 
 def logit_portrait(
-    network: GRUModel,
+    network: ChoiceModel,
     *,
     n_steps: int = 30,
     n_sequences: int = 100,
@@ -278,9 +220,9 @@ def logit_portrait(
     PortraitResult
         ``.table`` with ``(n_steps + 1) * n_sequences * 4`` rows, ``.plot()``.
     """
-    if not isinstance(network, GRUModel):
-        raise TypeError(f"network must be a fitted GRUModel, got {type(network).__name__}")
-    network._check_fitted()
+    if not isinstance(network, ChoiceModel) or not network.capabilities().network:
+        raise TypeError(f"network must be a fitted network model, got {type(network).__name__}")
+    network.check_fitted()
     if network.n_options_ != 2:
         raise ValueError(
             f"logit portraits need a two-option network; {network.name} has "
@@ -350,7 +292,7 @@ def logit_portrait(
 
 
 # ---------------------------------------------------------------------- agreement by value
-def _q_values(q_model: QLearning, data: ChoiceData) -> np.ndarray:
+def _q_values(q_model: ChoiceModel, data: ChoiceData) -> np.ndarray:
     """Q-values before every trial of ``data`` (n_sequences, n_trials, n_options), replayed by
     the fitted model's agent with each sequence's subject parameters."""
     names = [c for c in q_model.params_.columns if c != "subject"]
@@ -366,14 +308,16 @@ def _q_values(q_model: QLearning, data: ChoiceData) -> np.ndarray:
     rewards = np.nan_to_num(batch.rewards.numpy().astype(float))
     out = np.empty(choices.shape + (data.n_options,))
     for t in range(choices.shape[1]):
-        out[:, t] = agent.q.numpy()
+        if "q" not in agent.state:
+            raise TypeError(f"{q_model.name} has no Q-values (no state named 'q')")
+        out[:, t] = agent.state["q"].numpy()
         agent.update(choices[:, t], rewards[:, t])
     return out
 
 
 def agreement_by_value(
     network: ChoiceModel,
-    q_model: QLearning,
+    q_model: ChoiceModel,
     reward_oblivious: ChoiceModel,
     data: ChoiceData,
     *,
@@ -406,8 +350,12 @@ def agreement_by_value(
         most probable choice equals the Q-model's / the reward-oblivious model's), ``sem_q``,
         ``sem_oblivious`` (binomial standard errors).
     """
-    if not isinstance(q_model, QLearning) or not hasattr(q_model, "params_"):
-        raise TypeError("q_model must be a fitted QLearning (call fit first)")
+    if (
+        not isinstance(q_model, ChoiceModel)
+        or not q_model.capabilities().parameter_table
+        or not q_model.is_fitted()
+    ):
+        raise TypeError("q_model must be a fitted QLearning model (call fit first)")
     q = _q_values(q_model, data)
     top = np.sort(q, axis=-1)
     diff = data.trial_values(top[..., -1] - top[..., -2])
@@ -436,28 +384,9 @@ def agreement_by_value(
     return out
 
 
-def plot_agreement(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Agreement of the network with the Q-model and the reward-oblivious model against the
-    value difference (a table from :func:`agreement_by_value`). Returns the Axes."""
-    ax = _axes(ax)
-    for i, (col, sem, label) in enumerate(
-        [
-            ("agree_q", "sem_q", "Q-model"),
-            ("agree_oblivious", "sem_oblivious", "reward-oblivious"),
-        ]
-    ):
-        style = _style(i)
-        ax.errorbar(
-            table["value_diff"],
-            table[col],
-            yerr=table[sem],
-            color=style["color"],
-            marker=style["marker"],
-            linestyle=style["linestyle"],
-            capsize=2,
-            label=label,
-        )
-    ax.set_xlabel("value difference |Q_best − Q_second|")
-    ax.set_ylabel("agreement with the network")
-    ax.legend(frameon=False)
-    return ax
+def plot_agreement(table: pd.DataFrame, ax=None):
+    """Agreement with the Q-model and the reward-oblivious model by value difference; see
+    :func:`choicernn.plots.plot_agreement`."""
+    from ..plots import plot_agreement as draw
+
+    return draw(table, ax=ax)

@@ -14,12 +14,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
 
 from ..data import ChoiceData
 from ..data.validation import outcome_columns
-from ..models.base import ChoiceModel, NotFittedError
-from ..models.gru import GRUModel
+from ..models.base import ChoiceModel
 from ..signatures import mean_ci, stay_probabilities, switch_rate
 from ..simulation import _sample
 from ..tasks import Task, load_task
@@ -97,6 +95,7 @@ class PosteriorPredictiveResult:
     pooled: pd.DataFrame
     simulated: list[ChoiceData]
     mode: str
+    model_name: str | None = None
 
     def stay_tables(self) -> dict[str, pd.DataFrame]:
         """Per source, ``subject, previous_reward, p_stay`` (model: mean over simulations)."""
@@ -112,11 +111,12 @@ class PosteriorPredictiveResult:
             )
         return out
 
-    def plot(self, ax: Axes | None = None) -> Axes:
-        """Stay probabilities after reward / no reward, data beside model; returns the Axes."""
-        from ..plots import plot_stay_probabilities
+    def plot(self, ax=None):
+        """Stay probabilities after reward / no reward, data beside the model (named in the
+        legend); returns the Axes."""
+        from ..plots import plot_ppc
 
-        return plot_stay_probabilities(self.stay_tables(), ax=ax)
+        return plot_ppc(self, model=self.model_name, ax=ax)
 
 
 def _signatures(data: ChoiceData) -> pd.DataFrame:
@@ -149,11 +149,12 @@ def _plain(x: Any) -> Any:
 
 def _agent_params(model: ChoiceModel, subjects: list) -> Any:
     """Per-sequence parameters for ``model.agent``: fitted subject i's values for subject i."""
-    if isinstance(model, GRUModel):
-        return list(subjects) if model.subject_embedding > 0 else None
-    fitted = getattr(model, "params_", None)
-    if fitted is None:
+    caps = model.capabilities()
+    if caps.subject_specific and not caps.parameter_table:
+        return list(subjects)  # e.g. networks with subject embeddings: subject labels
+    if not caps.parameter_table:
         return None
+    fitted = model.params_
     known = set(fitted["subject"])
     missing = [_plain(s) for s in dict.fromkeys(s for s in subjects if s not in known)]
     if missing:
@@ -210,8 +211,7 @@ def posterior_predictive(
         raise TypeError(f"data must be a ChoiceData, got {type(data).__name__}")
     if not isinstance(model, ChoiceModel):
         raise TypeError(f"model must be a fitted ChoiceModel, got {type(model).__name__}")
-    if not hasattr(model, "n_options_"):
-        raise NotFittedError(f"{model.name} is not fitted yet: call fit first (model.fit(data)).")
+    model.check_fitted()
     if not isinstance(n_simulations, int | np.integer) or n_simulations < 1:
         raise ValueError(f"n_simulations must be a positive integer, got {n_simulations!r}")
     k = data.n_options
@@ -289,5 +289,9 @@ def posterior_predictive(
     )
     pooled = mean_ci(per_subject, "value", by=["source", "signature", "condition"])
     return PosteriorPredictiveResult(
-        table=table, pooled=pooled, simulated=simulated, mode="replay" if replay else "task"
+        table=table,
+        pooled=pooled,
+        simulated=simulated,
+        mode="replay" if replay else "task",
+        model_name=model.name,
     )

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
 from scipy import stats
 
 from ..data import ChoiceData
@@ -64,30 +63,11 @@ class MembershipAuditResult:
             }
         )
 
-    def plot(self, ax: Axes | None = None) -> Axes:
-        """The ROC curve of the attack beside the chance diagonal; returns the Axes."""
-        import matplotlib.pyplot as plt
+    def plot(self, ax=None):
+        """ROC curve of the audit with its AUC; returns the Axes."""
+        from ..plots import plot_membership_roc
 
-        ax = plt.gca() if ax is None else ax
-        roc = self.roc()
-        low, high = self.auc_ci
-        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance (AUC 0.5)")
-        ax.step(
-            roc["false_positive_rate"],
-            roc["true_positive_rate"],
-            where="post",
-            color="black",
-            marker="o",
-            markersize=3,
-            label=f"attack: AUC {self.auc:.2f} [{low:.2f}, {high:.2f}]",
-        )
-        ax.set_xlim(-0.02, 1.02)
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_aspect("equal")
-        ax.set_xlabel("Held-out subjects called members (false positive rate)")
-        ax.set_ylabel("Training subjects called members (true positive rate)")
-        ax.legend(frameon=False, loc="lower right")
-        return ax
+        return plot_membership_roc(self, ax=ax)
 
 
 def _bootstrap_auc(

@@ -11,22 +11,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 from scipy import stats
 
-from ..comparison.cross_validation import cross_validate
+from ..comparison.cross_validation import cross_validate, fit_quietly
 from ..data import ChoiceData
 from ..execution import Executor, as_executor
 from ..models.base import ChoiceModel
 from ..models.parametric import ParametricModel
-from ..plots._common import _axes
 from ..simulation import simulate
 from ..tasks import Task, load_task
 
@@ -124,55 +118,15 @@ class ParameterRecoveryResult:
     fitted: ParametricModel = field(repr=False)
     scales: dict[str, str] = field(default_factory=dict, repr=False)
 
-    def plot(self, ax: Axes | Sequence[Axes] | None = None) -> Figure:
-        """True against fitted values, one panel per parameter, with the identity line.
+    def plot(self, ax=None):
+        """True against fitted values, one panel per parameter, with the identity line and the
+        parameter bounds; see :func:`choicernn.plots.plot_parameter_recovery`. Returns the
+        Figure."""
+        from ..plots import plot_parameter_recovery
 
-        Parameters
-        ----------
-        ax : Axes or sequence of Axes, optional
-            One Axes per parameter (in the order of ``summary``; a single Axes is accepted when
-            the model has one parameter). Default: a new figure with one panel per parameter.
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-            The figure holding the panels (several panels, so a Figure rather than one Axes);
-            each panel's title gives the parameter and Pearson r.
-        """
-        names = list(self.summary["parameter"])
-        if ax is None:
-            ncols = min(len(names), 4)
-            nrows = math.ceil(len(names) / ncols)
-            fig, grid = plt.subplots(
-                nrows, ncols, figsize=(3.2 * ncols, 3.2 * nrows), squeeze=False
-            )
-            axes = list(grid.ravel())
-            for extra in axes[len(names) :]:
-                extra.remove()
-            axes = axes[: len(names)]
-        else:
-            axes = [ax] if isinstance(ax, Axes) else list(ax)
-            if len(axes) != len(names):
-                raise ValueError(
-                    f"ax must hold one Axes per parameter ({len(names)}: {names}), got {len(axes)}"
-                )
-            fig = axes[0].figure
-        stats_by = self.summary.set_index("parameter")
-        for a, name in zip(axes, names):
-            part = self.table[self.table["parameter"] == name]
-            a.scatter(part["true"], part["fitted"], s=14, color="black", alpha=0.6, marker="o")
-            values = np.concatenate([part["true"].to_numpy(float), part["fitted"].to_numpy(float)])
-            low, high = float(np.nanmin(values)), float(np.nanmax(values))
-            if self.scales.get(name) == "log" and low > 0:
-                a.set_xscale("log")
-                a.set_yscale("log")
-            a.plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1)
-            a.set_xlabel(f"true {name}")
-            a.set_ylabel(f"fitted {name}")
-            r = stats_by.loc[name, "r"]
-            a.set_title(f"{name}  (r = {r:.2f})" if np.isfinite(r) else name)
-        fig.tight_layout()
-        return fig
+        return plot_parameter_recovery(
+            self, ax=ax, bounds=self.fitted.parameter_table(self.data.n_options)
+        )
 
 
 def parameter_recovery(
@@ -183,18 +137,16 @@ def parameter_recovery(
     *,
     seed: int | np.random.SeedSequence | None = 0,
     params: pd.DataFrame | None = None,
-    method: Literal["mle", "map"] = "map",
-    n_restarts: int = 10,
-    device: str = "auto",
 ) -> ParameterRecoveryResult:
     """Simulate subjects with known parameters, refit the model and compare.
 
     Parameters
     ----------
-    model : ParametricModel
-        A per-subject parametric model (Q-learning, heuristics). It is not changed: a clone
-        generates the data (so a fitted model's parameters are not reused) and another clone
-        is fitted.
+    model : ChoiceModel
+        A model with per-subject interpretable parameters (Q-learning, heuristics; see
+        ``capabilities().parameter_table``). It is not changed: a clone generates the data (so
+        a fitted model's parameters are not reused) and another clone is fitted with the
+        model's own settings (``method``, ``n_restarts``, ``device``, ...).
     task : Task or str
         The task (or its name; see :func:`choicernn.available_tasks`).
     n_subjects : int
@@ -209,25 +161,17 @@ def parameter_recovery(
         cyclically when fewer than ``n_subjects``). Default: drawn from each parameter's default
         range (``Parameter.init``, e.g. alpha uniform in (0.05, 0.95), beta log-uniform in
         (0.3, 15)).
-    method : {"mle", "map"}
-        How the clone is fitted (MAP uses the model's default priors).
-    n_restarts : int
-    device : str
-        Passed to ``fit`` (``"auto"``: CUDA when present).
-
     Returns
     -------
     ParameterRecoveryResult
         ``.table`` (``subject, parameter, true, fitted``), ``.summary`` (``parameter, r,
         spearman, bias, rmse, n``), ``.plot()``, ``.data``, ``.fitted``.
     """
-    if not isinstance(model, ParametricModel):
+    if not isinstance(model, ChoiceModel) or not model.capabilities().parameter_table:
         raise TypeError(
-            f"parameter_recovery needs a parametric model with named parameters (QLearning, "
-            f"WSLS, Bias, KalmanFilter), got {type(model).__name__}"
+            f"parameter_recovery needs a model with per-subject named parameters (QLearning, "
+            f"WSLS, Bias, KalmanFilter, ...), got {type(model).__name__}"
         )
-    if method not in ("mle", "map"):
-        raise ValueError(f"method must be 'mle' or 'map', got {method!r}")
     if params is not None and not isinstance(params, pd.DataFrame):
         raise TypeError(
             f"params must be a DataFrame with one row per subject, got {type(params).__name__}"
@@ -239,14 +183,7 @@ def parameter_recovery(
     data = simulate(
         model.clone(), task, n_subjects, n_trials, n_sessions=1, seed=sim_seq, params=params
     )
-    fitted = model.clone().fit(
-        data,
-        method=method,
-        n_restarts=n_restarts,
-        seed=_int_seed(fit_seq),
-        device=device,
-        progress=False,
-    )
+    fitted = fit_quietly(model.clone(), data, _int_seed(fit_seq))
     parameters = fitted.parameters(task.n_options)
     names = [p.name for p in parameters]
     true = data.params.set_index("subject")[names]
@@ -299,26 +236,11 @@ class ModelRecoveryResult:
     data: dict[str, ChoiceData] = field(repr=False)
     models: list[str] = field(default_factory=list)
 
-    def plot(self, ax: Axes | None = None) -> Axes:
-        """The confusion matrix as an annotated grey-scale heatmap; returns the Axes."""
-        ax = _axes(ax)
-        sns.heatmap(
-            self.confusion,
-            annot=True,
-            fmt=".2f",
-            cmap="Greys",
-            vmin=0.0,
-            vmax=1.0,
-            square=True,
-            linewidths=0.5,
-            linecolor="white",
-            cbar_kws={"label": "fraction of subjects best fitted"},
-            ax=ax,
-        )
-        ax.set_xlabel("fitted model")
-        ax.set_ylabel("generating model")
-        ax.set_title("model recovery")
-        return ax
+    def plot(self, ax=None):
+        """The confusion matrix as an annotated heatmap; returns the Axes."""
+        from ..plots import plot_confusion
+
+        return plot_confusion(self.confusion, ax=ax)
 
 
 def model_recovery(
@@ -329,7 +251,6 @@ def model_recovery(
     *,
     folds: int = 5,
     seed: int | np.random.SeedSequence | None = 0,
-    device: str = "auto",
     executor: Executor | str | None = None,
 ) -> ModelRecoveryResult:
     """Simulate from each model, cross-validate all models on every data set, count winners.
@@ -348,8 +269,6 @@ def model_recovery(
     seed : int, SeedSequence or None
         One seed for the whole study; each generating model gets its own stream (spawned from
         it), which seeds its simulation and its cross-validation.
-    device : str
-        Passed to the fits (``"auto"``: CUDA when present).
     executor : Executor or str, optional
         Where the (fitted model, fold) units of each data set's cross-validation run; see
         :class:`choicernn.Executor`. A failed unit always raises
@@ -389,10 +308,8 @@ def model_recovery(
             by="block",
             seed=_int_seed(cv_seq),
             in_sample=False,
-            device=device,
             # a candidate missing on some subjects would bias the confusion matrix: no skipping
             executor=replace(as_executor(executor), on_error="raise"),
-            progress=False,
         )
         subjects = cv.subject_table()
         part = pd.DataFrame(

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
-import pickle
-import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -18,22 +15,22 @@ import torch
 
 from ..data import ChoiceData
 from ..execution import Executor, UnitsFailedError, as_executor, failure_table
-from ..io import write_bytes_atomic, write_csv_atomic
 from ..models.base import ChoiceModel
-from ..models.parametric import ParametricModel, show_progress
+from ..models.scoring import chosen_log_prob, top_choice_credit
+from ..progress import progress_disabled, show_progress
 from .folds import Fold, FoldScheme, fold_from_labels, fold_labels, make_folds
-
-TRIAL_COLUMNS = [
-    "model",
-    "fold",
-    "subject",
-    "session",
-    "trial",
-    "choice",
-    "log_lik",
-    "p_choice",
-    "correct",
-]
+from .unit_cache import (
+    TRIAL_COLUMNS,
+    CacheFileError,
+    data_fingerprint,
+    load_fitted,
+    model_path,
+    read_trials,
+    safe_name,
+    save_fitted,
+    unit_key,
+    write_trials,
+)
 
 
 @dataclass
@@ -142,68 +139,34 @@ def score_table(trials: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return out[[*keys, "nll", "n_trials", "nll_per_trial", "normalized_lik", "accuracy"]]
 
 
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+def fit_quietly(model: ChoiceModel, data: ChoiceData, seed: int | None) -> ChoiceModel:
+    """``model.fit(data, seed=seed)`` with progress bars off (the study has its own)."""
+    with progress_disabled():
+        return model.fit(data, seed=seed)
 
 
-def data_fingerprint(data: ChoiceData) -> str:
-    """Short hash of a data set's trials, so cached units of other data are never reused."""
-    frame = data.to_frame()
-    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    spec = repr((list(frame.columns), data.n_options)).encode()
-    return hashlib.sha1(spec + hashed.tobytes()).hexdigest()[:10]
+def held_out_trials(
+    model: ChoiceModel, data: ChoiceData, held_out: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Per held-out observed choice: ``subject, session, trial, choice, log_lik, p_choice,
+    correct``.
 
-
-def _unit_key(model, fit_options, folds, by, seed, test_sessions, data_key: str) -> str:
-    """Short hash of everything that decides a unit's result, so a changed recipe is recomputed."""
-    spec = repr(
-        (
-            repr(model),
-            sorted((fit_options.get(model.name) or {}).items()),
-            folds,
-            by,
-            seed,
-            None if test_sessions is None else list(test_sessions),
-            data_key,
-        )
-    )
-    return hashlib.sha1(spec.encode()).hexdigest()[:10]
-
-
-def _fit(model: ChoiceModel, data: ChoiceData, seed, device, options: dict) -> ChoiceModel:
-    """``model.fit(data, ...)`` with the study's seed, quietly, on its device.
-
-    ``seed`` also reaches a ``fit(data, **options)`` that forwards to its parent; ``progress``
-    and ``device`` only a ``fit`` that names them.
+    ``held_out`` (one flag per canonical row of ``data``) selects the trials to score; the model
+    runs over every trial of ``data``, so its state is carried through the training trials that
+    precede a held-out block (scoring in context). Without it every trial of ``data`` is scored.
     """
-    params = inspect.signature(model.fit).parameters
-    forwards = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    kwargs = {k: v for k, v in options.items() if k in params or forwards}
-    if "seed" in params or forwards:
-        kwargs.setdefault("seed", seed)
-    if "progress" in params:
-        kwargs.setdefault("progress", False)
-    if "device" in params and device is not None:
-        kwargs.setdefault("device", device)
-    return model.fit(data, **kwargs)
-
-
-def held_out_trials(model: ChoiceModel, test: ChoiceData) -> pd.DataFrame:
-    """Per observed test choice: ``subject, session, trial, choice, log_lik, p_choice, correct``."""
-    logits = model.logits(test).to(torch.float64)
-    logp = torch.log_softmax(logits, -1)
-    batch = test.tensors()
-    chosen = logp.gather(-1, batch.choices.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-    top = logits == logits.amax(-1, keepdim=True)
-    hit = top.gather(-1, batch.choices.clamp(min=0).unsqueeze(-1)).squeeze(-1).to(torch.float64)
-    correct = hit / top.sum(-1).to(torch.float64)
-    table = test.to_frame()
-    observed = table["choice"].notna().to_numpy()
-    out = table.loc[observed, ["subject", "session", "trial", "choice"]].reset_index(drop=True)
-    ll = test.trial_values(chosen)[observed]
-    out["log_lik"] = ll
-    out["p_choice"] = np.exp(ll)
-    out["correct"] = test.trial_values(correct)[observed]
+    logits = model.logits(data).to(torch.float64)
+    choices = data.tensors().choices
+    ll = data.trial_values(chosen_log_prob(logits, choices))
+    credit = data.trial_values(top_choice_credit(logits, choices))
+    table = data.to_frame()
+    keep = table["choice"].notna().to_numpy()
+    if held_out is not None:
+        keep = keep & np.asarray(held_out, dtype=bool)
+    out = table.loc[keep, ["subject", "session", "trial", "choice"]].reset_index(drop=True)
+    out["log_lik"] = ll[keep]
+    out["p_choice"] = np.exp(out["log_lik"])
+    out["correct"] = credit[keep]
     return out
 
 
@@ -219,8 +182,7 @@ class _Study:
     labels: np.ndarray | None
     test_sessions: list | None
     seed: int | None
-    fit_options: dict
-    device: str | None
+    scoring: str
     _folds: dict = field(default_factory=dict, repr=False)
 
     def fold(self, index: int) -> Fold:
@@ -230,6 +192,12 @@ class _Study:
             else:
                 self._folds[index] = fold_from_labels(self.data, self.labels, index)
         return self._folds[index]
+
+    def held_out(self, index: int) -> np.ndarray | None:
+        """Flags of the fold's held-out rows of ``data`` when scoring in context, else None."""
+        if self.scoring != "in_context" or self.labels is None:
+            return None
+        return self.labels == index
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -251,20 +219,37 @@ class _Unit:
 
 def run_unit(study: _Study, unit: _Unit) -> tuple[ChoiceModel, pd.DataFrame | None]:
     """Fit one unit and score its held-out trials (``None`` for an in-sample fit)."""
-    options = study.fit_options.get(unit.model.name, {})
     if unit.fold == "all":
-        fit = _fit(unit.model.clone(), study.data, study.seed, study.device, options)
-        nll = fit.results_["nll"].to_numpy(dtype=float)
-        if not np.isfinite(nll).all():
-            bad = fit.results_["subject"].to_numpy()[~np.isfinite(nll)]
-            raise FloatingPointError(
-                f"model {unit.model.name!r} fitted to all the data gave a non-finite NLL for "
-                f"subject(s) {[str(b) for b in bad[:5]]} ({len(bad)} in all)"
-            )
+        fit = fit_quietly(unit.model.clone(), study.data, study.seed)
+        check_in_sample(fit, unit.model.name)
         return fit, None
     fold = study.fold(int(unit.fold))
-    fit = _fit(unit.model.clone(), fold.train, study.seed, study.device, options)
-    trials = held_out_trials(fit, fold.test)
+    fit = fit_quietly(unit.model.clone(), fold.train, study.seed)
+    held_out = study.held_out(int(unit.fold))
+    if held_out is None:
+        trials = held_out_trials(fit, fold.test)
+    else:
+        trials = held_out_trials(fit, study.data, held_out)
+    check_held_out(trials, unit)
+    trials.insert(0, "fold", unit.fold)
+    trials.insert(0, "model", unit.model.name)
+    return fit, trials
+
+
+def check_in_sample(fit: ChoiceModel, name: str) -> None:
+    """An in-sample fit with a non-finite NLL is an error naming the subjects."""
+    table = fit.in_sample_table()
+    nll = table["nll"].to_numpy(dtype=float)
+    if not np.isfinite(nll).all():
+        bad = table["subject"].to_numpy()[~np.isfinite(nll)]
+        raise FloatingPointError(
+            f"model {name!r} fitted to all the data gave a non-finite NLL for "
+            f"subject(s) {[str(b) for b in bad[:5]]} ({len(bad)} in all)"
+        )
+
+
+def check_held_out(trials: pd.DataFrame, unit: _Unit) -> None:
+    """A non-finite held-out log-likelihood is an error naming fold, subject, session, trial."""
     bad = ~np.isfinite(trials["log_lik"].to_numpy())
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
@@ -275,9 +260,6 @@ def run_unit(study: _Study, unit: _Unit) -> tuple[ChoiceModel, pd.DataFrame | No
             f"{str(subject)!r}, session {str(session)!r}, trial {int(trial)} "
             f"({int(bad.sum())} trial(s) in all)"
         )
-    trials.insert(0, "fold", unit.fold)
-    trials.insert(0, "model", unit.model.name)
-    return fit, trials
 
 
 def cross_validate(
@@ -287,15 +269,16 @@ def cross_validate(
     by: FoldScheme = "block",
     seed: int | None = 0,
     *,
-    fit_options: dict[str, dict[str, Any]] | None = None,
     test_sessions: Sequence | None = None,
+    scoring: Literal["in_context", "fresh"] = "in_context",
     in_sample: bool = True,
-    device: str | None = "auto",
     cache_dir: str | Path | None = None,
     executor: Executor | str | None = None,
-    progress: bool | None = None,
 ) -> CrossValidationResult:
     """Fit every model on the training part of every fold and score it on the held-out part.
+
+    Every setting of a model (fitting method, restarts, priors, device, training schedule) is
+    its own constructor setting; this function only decides the folds and runs the units.
 
     Parameters
     ----------
@@ -304,35 +287,37 @@ def cross_validate(
     data : ChoiceData
     folds : int
     by : {"block", "session", "subject"}
-        What is held out; see :func:`choicernn.comparison.folds.make_folds`. Per-subject models
-        (Q-learning, heuristics) cannot predict unseen subjects, so ``"subject"`` is for pooled
-        networks only.
+        What is held out; see :func:`choicernn.comparison.folds.make_folds`. Models with
+        per-subject parameters (``capabilities().per_subject_parameters``: Q-learning,
+        heuristics, per-subject networks) cannot predict unseen subjects, so ``"subject"`` is
+        for pooled networks only.
     seed : int or None
         Seeds the folds (session and subject schemes) and every fit.
-    fit_options : dict, optional
-        Model name -> extra keyword arguments for its ``fit`` (e.g. ``{"rw": {"n_restarts": 20}}``).
     test_sessions : sequence, optional
         One fixed split instead of folds: these session labels are held out for every subject.
+    scoring : {"in_context", "fresh"}
+        How held-out trial blocks (``by="block"``) are predicted. ``"in_context"`` (default):
+        the fitted model runs through each whole sequence, its state carried through the
+        training trials, and only the held-out trials are scored (one-step-ahead prediction,
+        the usual reading of a held-out likelihood). ``"fresh"``: each held-out block is its own
+        sequence, predicted from a fresh state (pessimistic for learning models). Parameters are
+        fitted on the training trials only either way. Session and subject folds hold out whole
+        sequences, where the two agree.
     in_sample : bool
-        Also fit the per-subject parametric models to all the data for AIC/BIC.
-    device : str, optional
-        Passed to the fits that take one (``"auto"``: CUDA when present).
+        Also fit the models that have an in-sample table (per-subject parametric models) to
+        all the data for AIC/BIC.
     cache_dir : path, optional
-        Each finished (model, fold) unit is saved there as a CSV, and each in-sample fit as a
-        pickle of the fitted model (both written atomically, as soon as they finish), and
-        loaded instead of recomputed when the call is repeated, so an interrupted or partly
-        failed study resumes. The file name carries a hash of the model's settings, its fit
-        options, the seed, the data and the held-out trials of the fold, so a changed model,
-        scheme or data set is recomputed rather than read from a stale file. Only point it at
-        folders you wrote yourself (pickles are trusted when loaded).
+        Each finished unit is saved there as soon as it finishes (held-out trials as a CSV
+        with exact subject and session labels; the fitted model with ``model.save`` when its
+        type is registered; never a pickle) and read back instead of recomputed when the call
+        is repeated, so an interrupted or partly failed study resumes and gives the same
+        tables, fitted models included. File names carry a hash of the model's settings, the
+        seed, the data and the held-out trials, so a changed model, scheme or data set is
+        recomputed; a cached file that does not match the study is an error naming it.
     executor : Executor or {"in-process", "processes", "dask"}, optional
         Where the (model, fold) units and the in-sample fits run; see
         :class:`choicernn.Executor`. Results are identical on every back end; it also sets the
-        failure policy (a unit that raises is reported with its model and fold; by default the
-        other units finish and :class:`choicernn.UnitsFailedError` is raised, carrying the
-        partial result).
-    progress : bool or None
-        Progress bar over units (default: when standard error is a terminal).
+        failure policy.
 
     Returns
     -------
@@ -341,8 +326,64 @@ def cross_validate(
         ``.plot()``; ``.failures`` lists units skipped under ``on_error="skip"``.
     """
     models = list(models)
+    names = _check_models(models, by)
+    if scoring not in ("in_context", "fresh"):
+        raise ValueError(f"scoring must be 'in_context' or 'fresh', got {scoring!r}")
+    runner = as_executor(executor)
+    labels = None if test_sessions is not None else fold_labels(data, folds, by, seed)
+    study = _Study(
+        data, labels, None if test_sessions is None else list(test_sessions), seed, scoring
+    )
+    fold_list = (
+        [study.fold(0)]
+        if labels is None
+        else [study.fold(f) for f in range(folds)]  # checks every fold has test trials
+    )
+    cache = _Cache(cache_dir, data, labels, (folds, by, seed, test_sessions, scoring))
+    pieces: dict[tuple[str, int], pd.DataFrame] = {}
+    fitted: dict = {}
+    todo: list[_Unit] = []
+    for fold in fold_list:
+        expected = _n_held_out(study, fold)
+        for model in models:
+            cached = cache.read_unit(model, fold.index, expected)
+            if cached is None:
+                todo.append(_Unit(model, fold.index))
+            else:
+                pieces[(model.name, fold.index)], fit = cached
+                if fit is not None:
+                    fitted[(model.name, fold.index)] = fit
+    for model in models if in_sample else []:
+        if not model.capabilities().in_sample_table:
+            continue
+        fit = cache.read_in_sample(model)
+        if fit is None:
+            todo.append(_Unit(model, "all"))
+        else:
+            fitted[(model.name, "all")] = fit
+
+    def keep(unit: _Unit, value) -> None:
+        fit, trials = value
+        key = (unit.model.name, unit.fold)
+        fitted[key] = fit
+        cache.write(unit, fit, trials)
+        if trials is not None:
+            pieces[key] = trials
+
+    log = runner.run(
+        run_unit, study, todo, keep, progress=show_progress(), desc="cross-validation"
+    )
+    result = _assemble(models, names, fold_list, pieces, fitted, log, by, seed)
+    _report_failures(log.failures, result, runner, cache.folder)
+    return result
+
+
+def _check_models(models: list[ChoiceModel], by: str) -> list[str]:
     if not models:
         raise ValueError("models is empty")
+    bad = [type(m).__name__ for m in models if not isinstance(m, ChoiceModel)]
+    if bad:
+        raise TypeError(f"models must be choicernn models (ChoiceModel); got {bad}")
     names = [m.name for m in models]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -350,81 +391,64 @@ def cross_validate(
             f"model names must be unique; repeated: {dup}. Pass name= to tell them apart."
         )
     if by == "subject":
-        per_subject = [m.name for m in models if isinstance(m, ParametricModel)]
+        per_subject = [m.name for m in models if m.capabilities().per_subject_parameters]
         if per_subject:
             raise ValueError(
-                f"by='subject' holds out whole subjects, which per-subject models "
-                f"{per_subject} cannot predict; use by='block' or by='session'."
+                f"by='subject' holds out whole subjects, which models with per-subject "
+                f"parameters {per_subject} cannot predict; use by='block' or by='session'."
             )
-    fit_options = fit_options or {}
-    unknown = set(fit_options) - set(names)
-    if unknown:
-        raise ValueError(f"fit_options names unknown models {sorted(unknown)}; models are {names}")
-    runner = as_executor(executor)
-    labels = None if test_sessions is not None else fold_labels(data, folds, by, seed)
-    study = _Study(
-        data,
-        labels,
-        None if test_sessions is None else list(test_sessions),
-        seed,
-        fit_options,
-        device,
-    )
-    fold_list = (
-        [study.fold(0)]
-        if labels is None
-        else [study.fold(f) for f in range(folds)]  # checks every fold has test trials
-    )
-    cache = Path(cache_dir) if cache_dir is not None else None
-    data_key = ""
-    if cache is not None:  # the data and the exact held-out trials (seed=None draws anew)
-        drawn = b"" if labels is None else np.ascontiguousarray(labels).tobytes()
-        data_key = data_fingerprint(data) + hashlib.sha1(drawn).hexdigest()[:10]
-    subject_dtype = data.to_frame()["subject"].dtype
-    pieces: dict[tuple[str, int], pd.DataFrame] = {}
-    fitted: dict = {}
-    paths: dict[tuple[str, int | str], Path] = {}
-    todo: list[_Unit] = []
-    for fold in fold_list:
-        for model in models:
-            key = (model.name, fold.index)
-            if cache is not None:
-                digest = _unit_key(model, fit_options, folds, by, seed, test_sessions, data_key)
-                paths[key] = cache / f"{_safe(model.name)}__fold{fold.index}__{digest}.csv"
-                if paths[key].exists():
-                    trials = pd.read_csv(paths[key])
-                    trials["subject"] = trials["subject"].astype(subject_dtype)
-                    pieces[key] = trials
-                    continue
-            todo.append(_Unit(model, fold.index))
-    for model in models if in_sample else []:
-        if not isinstance(model, ParametricModel):
-            continue
-        key = (model.name, "all")
-        if cache is not None:
-            digest = _unit_key(model, fit_options, None, None, seed, None, data_key)
-            paths[key] = cache / f"{_safe(model.name)}__all__{digest}.pkl"
-            if paths[key].exists():
-                fitted[key] = pickle.loads(paths[key].read_bytes())
-                continue
-        todo.append(_Unit(model, "all"))
+    return names
 
-    def keep(unit: _Unit, value) -> None:
-        fit, trials = value
-        key = (unit.model.name, unit.fold)
-        fitted[key] = fit
-        if trials is None:  # an in-sample fit
-            if key in paths:
-                write_bytes_atomic(pickle.dumps(fit), paths[key])
+
+def _n_held_out(study: _Study, fold: Fold) -> int:
+    return fold.test.n_choices
+
+
+class _Cache:
+    """The units of one study in ``cache_dir`` (or nothing when it is None)."""
+
+    def __init__(self, folder, data: ChoiceData, labels, scheme: tuple) -> None:
+        self.folder = Path(folder) if folder is not None else None
+        self.data = data
+        self.scheme = scheme
+        if self.folder is not None:  # the data and the exact held-out trials
+            drawn = b"" if labels is None else np.ascontiguousarray(labels).tobytes()
+            self.data_key = data_fingerprint(data) + hashlib.sha1(drawn).hexdigest()[:10]
+
+    def _path(self, model: ChoiceModel, fold) -> Path | None:
+        if self.folder is None:
+            return None
+        if fold == "all":
+            digest = unit_key(model, None, None, self.scheme[2], None, self.data_key)
+            return self.folder / f"{safe_name(model.name)}__all__{digest}.model"
+        digest = unit_key(model, *self.scheme, self.data_key)
+        return self.folder / f"{safe_name(model.name)}__fold{fold}__{digest}.csv"
+
+    def read_unit(self, model: ChoiceModel, fold: int, expected: int):
+        path = self._path(model, fold)
+        if path is None or not path.exists():
+            return None
+        trials = read_trials(path, self.data, expected)
+        if (trials["model"] != model.name).any() or (trials["fold"] != fold).any():
+            raise CacheFileError(f"cached unit {path} is of another model or fold; delete it")
+        return trials, load_fitted(model_path(path), model)
+
+    def read_in_sample(self, model: ChoiceModel) -> ChoiceModel | None:
+        path = self._path(model, "all")
+        return None if path is None else load_fitted(path, model)
+
+    def write(self, unit: _Unit, fit: ChoiceModel, trials: pd.DataFrame | None) -> None:
+        path = self._path(unit.model, unit.fold)
+        if path is None:
             return
-        if key in paths:
-            write_csv_atomic(trials, paths[key])
-        pieces[key] = trials
+        if trials is None:
+            save_fitted(fit, path)
+            return
+        save_fitted(fit, model_path(path))  # first, so a unit's trials imply its model
+        write_trials(trials, path, self.data)
 
-    log = runner.run(
-        run_unit, study, todo, keep, progress=show_progress(progress), desc="cross-validation"
-    )
-    failures = log.failures
+
+def _assemble(models, names, fold_list, pieces, fitted, log, by, seed) -> CrossValidationResult:
     order = [(m.name, f.index) for f in fold_list for m in models]
     present = [pieces[k][TRIAL_COLUMNS] for k in order if k in pieces]
     trials = (
@@ -432,7 +456,7 @@ def cross_validate(
     )
     table = score_table(trials, ["model", "fold", "subject"])
     rows = [
-        fitted[(m.name, "all")].results_[
+        fitted[(m.name, "all")].in_sample_table()[
             ["model", "subject", "nll", "n_trials", "n_params", "aic", "bic"]
         ]
         for m in models
@@ -440,7 +464,7 @@ def cross_validate(
     ]
     ic = pd.concat(rows, ignore_index=True) if rows else None
     complete = [n for n in names if all((n, f.index) in pieces for f in fold_list)]
-    result = CrossValidationResult(
+    return CrossValidationResult(
         trials,
         table,
         ic,
@@ -449,26 +473,29 @@ def cross_validate(
         len(fold_list),
         seed,
         fitted,
-        failure_table(failures),
+        failure_table(log.failures),
         log.timing_table(),
     )
-    if failures:
-        if cache is not None:
-            hint = (
-                f"Finished units are saved in {cache}; once the cause is fixed, the same call "
-                f"computes only the failed units."
-            )
-        else:
-            hint = (
-                "The finished units are in the exception's .partial result; pass cache_dir= so "
-                "that a re-run computes only the failed units."
-            )
-        if runner.on_error == "raise":
-            raise UnitsFailedError(failures, result, hint)
-        warnings.warn(
-            f"{len(failures)} unit(s) failed and were skipped (see result.failures): "
-            + "; ".join(f.describe() for f in failures),
-            RuntimeWarning,
-            stacklevel=2,
+
+
+def _report_failures(failures, result, runner, cache) -> None:
+    if not failures:
+        return
+    if cache is not None:
+        hint = (
+            f"Finished units are saved in {cache}; once the cause is fixed, the same call "
+            f"computes only the failed units."
         )
-    return result
+    else:
+        hint = (
+            "The finished units are in the exception's .partial result; pass cache_dir= so "
+            "that a re-run computes only the failed units."
+        )
+    if runner.on_error == "raise":
+        raise UnitsFailedError(failures, result, hint)
+    warnings.warn(
+        f"{len(failures)} unit(s) failed and were skipped (see result.failures): "
+        + "; ".join(f.describe() for f in failures),
+        RuntimeWarning,
+        stacklevel=3,
+    )

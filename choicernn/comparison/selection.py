@@ -18,7 +18,8 @@ import torch
 
 from ..data import ChoiceData
 from ..execution import Executor
-from ..models.base import ChoiceModel, NotFittedError
+from ..models.base import Capabilities, ChoiceModel, NotFittedError
+from ..models.registry import register_model
 from .folds import FoldScheme
 
 
@@ -61,23 +62,43 @@ class SelectByCV(ChoiceModel):
         by: FoldScheme = "block",
         name: str = "selected",
     ) -> None:
-        self.candidates = list(candidates)
+        self.candidates = candidates
         self.folds = folds
         self.by = by
         self.name = name
-        if len(self.candidates) < 1:
-            raise ValueError("SelectByCV needs at least one candidate model")
+        self._check_settings()
 
-    def fit(
-        self,
-        data: ChoiceData,
-        *,
-        seed: int | None = 0,
-        progress: bool | None = False,
-        device: str | None = "auto",
-    ) -> SelectByCV:
+    def _check_settings(self) -> None:
+        if not isinstance(self.candidates, list | tuple) or len(self.candidates) < 1:
+            raise ValueError("SelectByCV needs a non-empty list of candidate models")
+        bad = [type(m).__name__ for m in self.candidates if not isinstance(m, ChoiceModel)]
+        if bad:
+            raise TypeError(f"SelectByCV candidates must be choicernn models, got {bad}")
+        names = [m.name for m in self.candidates]
+        if len(set(names)) != len(names):
+            raise ValueError(f"SelectByCV candidates need unique names, got {names}")
+        if isinstance(self.folds, bool) or not isinstance(self.folds, int) or self.folds < 2:
+            raise ValueError(f"folds must be an integer >= 2, got {self.folds!r}")
+        if self.by not in ("block", "session", "subject"):
+            raise ValueError(f"by must be 'block', 'session' or 'subject', got {self.by!r}")
+
+    def capabilities(self) -> Capabilities:
+        """Once fitted, those of the chosen model; before, per-subject parameters if any
+        candidate has them (the winner is not known yet) and a network when every one is."""
+        if self.is_fitted():
+            return self.best_.capabilities()
+        caps = [m.capabilities() for m in self.candidates]
+        return Capabilities(
+            per_subject_parameters=any(c.per_subject_parameters for c in caps),
+            network=all(c.network for c in caps),
+        )
+
+    def is_fitted(self) -> bool:
+        return hasattr(self, "best_")
+
+    def fit(self, data: ChoiceData, *, seed: int | None = None) -> SelectByCV:
         """Inner cross-validation of every candidate on ``data``; refit the best; returns ``self``."""
-        from .cross_validation import _fit, cross_validate
+        from .cross_validation import cross_validate, fit_quietly
 
         with warnings.catch_warnings():  # a failed candidate is recorded in failures_
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -88,9 +109,7 @@ class SelectByCV(ChoiceModel):
                 by=self.by,
                 seed=seed,
                 in_sample=False,
-                device=device,
                 executor=Executor(on_error="skip"),
-                progress=progress,
             )
         self.failures_ = inner.failures
         if not inner.models:
@@ -107,7 +126,7 @@ class SelectByCV(ChoiceModel):
         )
         self.selected_ = str(self.selection_.sort_values("nll_per_trial")["model"].iloc[0])
         chosen = next(m for m in self.candidates if m.name == self.selected_)
-        self.best_ = _fit(chosen.clone(), data, seed, device, {})
+        self.best_ = fit_quietly(chosen.clone(), data, seed)
         self.n_options_ = data.n_options
         return self
 
@@ -116,9 +135,51 @@ class SelectByCV(ChoiceModel):
             raise NotFittedError(f"{self.name} is not fitted yet: call fit(data) first.")
         return self.best_
 
-    def logits(self, data: ChoiceData, **options: Any) -> torch.Tensor:
+    def logits(self, data: ChoiceData) -> torch.Tensor:
         """The chosen model's logits."""
-        return self._check().logits(data, **options)
+        return self._check().logits(data)
+
+    def hidden_states(self, data: ChoiceData) -> pd.DataFrame:
+        """The chosen model's hidden states (when it is a network)."""
+        return self._check().hidden_states(data)
+
+    def in_sample_table(self) -> pd.DataFrame | None:
+        return None
+
+    @property
+    def params_(self) -> pd.DataFrame:
+        """The chosen model's per-subject parameters (when it has them)."""
+        best = self._check()
+        if not best.capabilities().parameter_table:
+            raise AttributeError(f"{self.name}: the chosen model {best.name!r} has no params_")
+        return best.params_
+
+    def write_fitted(self, folder) -> dict[str, Any]:
+        from ..models.persistence import table_to_json
+
+        self._check().save(folder / "best")
+        return {
+            "selected": self.selected_,
+            "n_options": int(self.n_options_),
+            "selection": table_to_json(self.selection_),
+        }
+
+    def read_fitted(self, folder, fitted: dict[str, Any]) -> None:
+        from ..models.persistence import ModelFileError, load_model, table_from_json
+
+        best = load_model(folder / "best")
+        if best.name != fitted.get("selected") or best.name not in [
+            m.name for m in self.candidates
+        ]:
+            raise ModelFileError(
+                f"{folder}: the saved winner {best.name!r} is not the recorded selection "
+                f"{fitted.get('selected')!r} among the candidates"
+            )
+        self.best_ = best
+        self.selected_ = best.name
+        self.n_options_ = int(fitted["n_options"])
+        self.selection_ = table_from_json(fitted.get("selection"), f"{folder}/model.json")
+        self.failures_ = pd.DataFrame()
 
     def agent(
         self, n_agents: int, *, seed: Any = None, params: Any = None, n_options: int | None = None
@@ -126,10 +187,15 @@ class SelectByCV(ChoiceModel):
         """The chosen model's agent."""
         return self._check().agent(n_agents, seed=seed, params=params, n_options=n_options)
 
-    def get_params(self) -> dict[str, Any]:
-        return {
-            "candidates": [m.clone() for m in self.candidates],
-            "folds": self.folds,
-            "by": self.by,
-            "name": self.name,
-        }
+
+def _select(candidates: list, folds: int = 3, by: str = "block", name: str = "selected"):
+    """``type = "select"`` in recipes: candidates are model tables (or models)."""
+    from ..models.registry import make_model
+
+    if not isinstance(candidates, list) or not candidates:
+        raise ValueError("'candidates' must be a non-empty list of model tables")
+    built = [c if isinstance(c, ChoiceModel) else make_model(c) for c in candidates]
+    return SelectByCV(built, folds=folds, by=by, name=name)
+
+
+register_model("select", _select, model_class=SelectByCV)

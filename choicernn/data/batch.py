@@ -27,6 +27,13 @@ class SequenceBatch:
         Number of options K.
     outcomes : torch.Tensor or None, shape (n_sequences, n_trials, n_options)
         Payoff every option would have given (full-feedback tasks); ``None`` otherwise.
+    states : torch.LongTensor or None, shape (n_sequences, n_trials)
+        Two-step data: the second-stage state reached (0 or 1; state 0 is the common state of
+        first-stage option 0); ``-1`` where unknown, missed or padding. ``None`` otherwise.
+    choices2 : torch.LongTensor or None, shape (n_sequences, n_trials)
+        Two-step data: the second-stage choice (0 or 1, within the state); ``-1`` where missed
+        or padding. ``None`` otherwise. ``choices`` holds the first-stage choices and
+        ``rewards`` the trial's reward (0 where the second stage was missed).
     """
 
     choices: torch.Tensor
@@ -36,6 +43,12 @@ class SequenceBatch:
     subject_index: torch.Tensor
     n_options: int
     outcomes: torch.Tensor | None = None
+    states: torch.Tensor | None = None
+    choices2: torch.Tensor | None = None
+
+    @property
+    def is_two_step(self) -> bool:
+        return self.choices2 is not None
 
     @property
     def n_sequences(self) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -25,6 +24,11 @@ class ChoiceData:
     Missed trials are kept (``choice`` is ``<NA>``) and masked: they neither count in a likelihood
     nor update a model.
 
+    Two-step data (Daw et al. 2011; :attr:`is_two_step`) also hold the second-stage ``state``
+    and choice ``choice2`` of every trial (see :mod:`choicernn.data.two_step`). ``choice`` stays
+    the first-stage choice, so every single-stage model and statistic sees a normal two-option
+    task (its reward: the trial's reward); two-step models read the second stage too.
+
     Attributes
     ----------
     n_options : int
@@ -35,6 +39,13 @@ class ChoiceData:
         Generating parameters (one row per subject) when the data were simulated.
     covariates : pandas.DataFrame or None
         Per-subject covariates kept from the input (e.g. diagnosis).
+
+    Notes
+    -----
+    The constructor takes an already canonical table (as :meth:`to_frame` returns it); ``labels``
+    (columns ``row``, ``choice_label``, aligned with ``table``) and ``given_labels`` (which of
+    ``"session"``, ``"trial"`` came from the user's columns) feed :meth:`original_labels`. Left out,
+    the table is taken as the user's own: rows are its positions, choices their own labels.
     """
 
     def __init__(
@@ -44,6 +55,8 @@ class ChoiceData:
         *,
         params: pd.DataFrame | None = None,
         covariates: pd.DataFrame | None = None,
+        labels: pd.DataFrame | None = None,
+        given_labels: Sequence[str] = ("session", "trial"),
     ) -> None:
         missing = [c for c in CANONICAL if c not in table.columns]
         if missing:
@@ -52,6 +65,17 @@ class ChoiceData:
                 f"ChoiceData.from_frame or choicernn.read_csv."
             )
         self._table = table.reset_index(drop=True)
+        if labels is None:
+            labels = pd.DataFrame(
+                {
+                    "row": np.arange(len(table), dtype=np.int64),
+                    "choice_label": self._table["choice"],
+                }
+            )
+        elif len(labels) != len(table):
+            raise ValueError(f"labels has {len(labels)} rows but the table has {len(table)}")
+        self._labels = labels.reset_index(drop=True)
+        self._given_labels = tuple(given_labels)
         self.n_options = int(n_options)
         self.params = params
         self.covariates = covariates
@@ -93,6 +117,9 @@ class ChoiceData:
         option_labels: Sequence[Any] | None = None,
         missing: Any = None,
         covariates: Sequence[str] | None = None,
+        state: str | None = None,
+        choice2: str | None = None,
+        state_labels: Sequence[Any] | None = None,
     ) -> ChoiceData:
         """Validate a tidy table (one row per trial) and build a ChoiceData.
 
@@ -119,6 +146,17 @@ class ChoiceData:
             Code in the choice column that marks a missed trial (besides NaN/empty).
         covariates : sequence of str, optional
             Per-subject columns (e.g. a diagnosis) kept in :attr:`covariates`.
+        state, choice2 : str, optional
+            Two-step tasks (give both): the second-stage state reached and the second-stage
+            choice made in it (coded like ``choice``: ``choice_base``, ``missing=``). Requires
+            ``n_options=2``. State 0 (``choice_base``) is the state reached commonly after
+            first-stage option 0. Either stage may be missed: a missed first stage leaves
+            ``state`` and ``choice2`` empty; a missed second stage leaves ``choice2`` (and
+            possibly ``state``) empty, and its reward is ignored (stored as ``<NA>``).
+        state_labels : sequence, optional
+            The two state codes of the ``state`` column when they are not ``choice_base`` and
+            ``choice_base + 1`` (e.g. ``[2, 3]`` or ``["B", "C"]``), the common state of
+            first-stage option 0 first.
 
         Returns
         -------
@@ -128,10 +166,21 @@ class ChoiceData:
         ------
         ChoiceDataError
             Naming the column, subject and row: missing columns, non-integer or out-of-range
-            choices, non-numeric rewards, duplicated or unsorted trial numbers, subjects
-            without any observed choice.
+            choices, non-numeric, infinite or beyond-float32 (|x| > 3.4e38) rewards and outcomes,
+            duplicated or unsorted trial numbers, subjects without any observed choice; subject or
+            session labels that differ only in type or spelling (``101``, ``101.0``, ``"101"``);
+            with ``outcomes``, an empty outcome on a trial with a choice (missed trials may leave
+            them empty) or a chosen option's outcome that differs from the reward. Two-step
+            data: a state or second-stage choice out of range, on a trial whose first stage was
+            missed, or a second-stage choice without a state or without a reward.
+
+        Notes
+        -----
+        Subject and session labels and trial numbers are kept as given; text labels keep their
+        spelling (``"001"`` and ``"1"`` are two subjects). Choices are recoded 0-based;
+        :meth:`original_labels` gives the choice as given and the input row of every trial.
         """
-        table, k, cov = canonicalize(
+        table, k, cov, labels = canonicalize(
             frame,
             subject=subject,
             choice=choice,
@@ -144,8 +193,14 @@ class ChoiceData:
             option_labels=option_labels,
             missing=missing,
             covariates=covariates,
+            state=state,
+            choice2=choice2,
+            state_labels=state_labels,
         )
-        return cls(table, k, covariates=cov)
+        given = tuple(
+            name for name, col in (("session", session), ("trial", trial)) if col is not None
+        )
+        return cls(table, k, covariates=cov, labels=labels, given_labels=given)
 
     # ------------------------------------------------------------------ shape and views
     @property
@@ -173,6 +228,16 @@ class ChoiceData:
         return "outcome_0" in self._table.columns
 
     @property
+    def is_two_step(self) -> bool:
+        """Whether the trials are two-step trials (columns ``state`` and ``choice2``)."""
+        return "choice2" in self._table.columns
+
+    @property
+    def n_second_choices(self) -> int:
+        """Number of observed second-stage choices (0 for single-stage data)."""
+        return int(self._table["choice2"].notna().sum()) if self.is_two_step else 0
+
+    @property
     def sequences(self) -> pd.DataFrame:
         """One row per sequence: subject, session, n_trials, n_choices."""
         return self._sequences.copy()
@@ -183,8 +248,52 @@ class ChoiceData:
         return self._seq_of_row.copy()
 
     def to_frame(self) -> pd.DataFrame:
-        """The canonical tidy table (a copy): subject, session, trial, choice (0-based), reward."""
+        """The canonical tidy table (a copy): subject, session, trial, choice (0-based), reward;
+        ``outcome_0 ..`` with full feedback; ``state``, ``choice2`` for two-step data."""
         return self._table.copy()
+
+    def original_labels(self) -> pd.DataFrame:
+        """The user's own labels of every trial, to merge results back onto the input table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy, one row per canonical row, aligned with :meth:`to_frame` (same order and
+            length) and keyed like it by ``subject, session, trial`` (unique), with columns
+
+            - ``subject``, ``session``, ``trial``: the canonical keys, as in :meth:`to_frame`, so
+              per-trial results (which carry them) merge on them;
+            - ``row`` (int): position of the trial's row in the table given to :meth:`from_frame`
+              or :func:`~choicernn.read_csv` (from 0, the header not counted);
+            - ``session_label``: the session label as given (equal to ``session``); ``<NA>`` when
+              no ``session=`` column was given (``session`` is then 0);
+            - ``trial_label`` (``Int64``): the trial number as given (equal to ``trial``);
+              ``<NA>`` when no ``trial=`` column was given (``trial`` is then the 0-based position
+              in the session);
+            - ``choice_label``: the choice cell as given, before recoding to the 0-based
+              ``choice``: the 1-based code, the text label, or on a missed trial the empty cell or
+              the ``missing=`` code.
+
+            Data built from a canonical table (``ChoiceData(table, n_options)``, e.g. by
+            :func:`~choicernn.simulate`) are their own labels: ``row`` is the position in that
+            table and ``choice_label`` equals ``choice``.
+
+        Examples
+        --------
+        >>> ll = model.trial_log_likelihood(data)  # doctest: +SKIP
+        >>> ll.merge(data.original_labels(), on=["subject", "session", "trial"])  # doctest: +SKIP
+        """
+        out = self._table[["subject", "session", "trial"]].copy()
+        out["row"] = self._labels["row"]
+        given = self._given_labels
+        out["session_label"] = (
+            out["session"] if "session" in given else pd.Series(pd.NA, out.index, dtype=object)
+        )
+        out["trial_label"] = (
+            out["trial"] if "trial" in given else pd.Series(pd.NA, out.index)
+        ).astype("Int64")
+        out["choice_label"] = self._labels["choice_label"].copy()
+        return out
 
     def _derive(self, table: pd.DataFrame) -> ChoiceData:
         if table.empty:
@@ -196,7 +305,14 @@ class ChoiceData:
             if self.covariates is None
             else self.covariates[self.covariates["subject"].isin(subjects)]
         )
-        return ChoiceData(table, self.n_options, params=params, covariates=cov)
+        return ChoiceData(
+            table,
+            self.n_options,
+            params=params,
+            covariates=cov,
+            labels=self._labels.loc[table.index],
+            given_labels=self._given_labels,
+        )
 
     def subset(self, subjects: Iterable) -> ChoiceData:
         """The data of ``subjects`` only (in this data's order)."""
@@ -233,7 +349,14 @@ class ChoiceData:
 
     def with_params(self, params: pd.DataFrame | None) -> ChoiceData:
         """A copy carrying ``params`` (one row per subject, with a ``subject`` column)."""
-        return ChoiceData(self._table, self.n_options, params=params, covariates=self.covariates)
+        return ChoiceData(
+            self._table,
+            self.n_options,
+            params=params,
+            covariates=self.covariates,
+            labels=self._labels,
+            given_labels=self._given_labels,
+        )
 
     # ------------------------------------------------------------------ splits
     def split_by_subject(self, test_subjects: Iterable) -> tuple[ChoiceData, ChoiceData]:
@@ -302,13 +425,23 @@ class ChoiceData:
             rewards = np.zeros((n_seq, n_t))
             rows, cols = self._seq_of_row, self._pos_of_row
             choices[rows[observed], cols[observed]] = choice[observed].to_numpy(dtype=np.int64)
-            rewards[rows[observed], cols[observed]] = self._table["reward"].to_numpy()[observed]
+            reward = self._table["reward"].to_numpy(dtype=float)
+            rewarded = observed & ~np.isnan(reward)  # two-step: no second stage, no reward
+            rewards[rows[rewarded], cols[rewarded]] = reward[rewarded]
             outcomes = None
             if self.has_outcomes:
                 out = np.zeros((n_seq, n_t, self.n_options))
                 values = self._table[outcome_columns(self.n_options)].to_numpy(dtype=float)
                 out[rows, cols] = np.nan_to_num(values)
                 outcomes = torch.as_tensor(out, dtype=dtype, device=device)
+            two_step = {}
+            if self.is_two_step:
+                for name, col in (("states", "state"), ("choices2", "choice2")):
+                    values = self._table[col]
+                    known = values.notna().to_numpy()
+                    padded = np.full((n_seq, n_t), -1, dtype=np.int64)
+                    padded[rows[known], cols[known]] = values[known].to_numpy(dtype=np.int64)
+                    two_step[name] = torch.as_tensor(padded, device=device)
             subj_pos = {s: i for i, s in enumerate(self.subjects)}
             batch = SequenceBatch(
                 choices=torch.as_tensor(choices, device=device),
@@ -321,6 +454,7 @@ class ChoiceData:
                 ),
                 n_options=self.n_options,
                 outcomes=outcomes,
+                **two_step,
             )
             self._tensor_cache[key] = batch
         return self._tensor_cache[key]
@@ -373,62 +507,9 @@ class ChoiceData:
         return (
             f"ChoiceData({self.n_subjects} subjects, {self.n_sequences} sessions, "
             f"{self.n_trials} trials ({self.n_trials - self.n_choices} missed), "
-            f"n_options={self.n_options}{', full feedback' if self.has_outcomes else ''})"
+            f"n_options={self.n_options}{', full feedback' if self.has_outcomes else ''}"
+            f"{', two-step' if self.is_two_step else ''})"
         )
 
     def __len__(self) -> int:
         return self.n_trials
-
-
-def read_csv(
-    path: str | os.PathLike,
-    *,
-    subject: str = "subject",
-    choice: str = "choice",
-    reward: str = "reward",
-    n_options: int | None = None,
-    choice_base: int = 0,
-    session: str | None = None,
-    trial: str | None = None,
-    outcomes: Sequence[str] | None = None,
-    option_labels: Sequence[Any] | None = None,
-    missing: Any = None,
-    covariates: Sequence[str] | None = None,
-    sep: str | None = None,
-    **read_kwargs: Any,
-) -> ChoiceData:
-    """Read a tidy CSV/TSV file (one row per trial) into a validated :class:`ChoiceData`.
-
-    The separator is detected from the file (comma, tab, semicolon) unless ``sep`` is given;
-    zipped files with one table inside are read directly. Other keyword arguments are passed to
-    :func:`pandas.read_csv`. See :meth:`ChoiceData.from_frame` for the column arguments.
-
-    Examples
-    --------
-    >>> data = cr.read_csv("bandit2arm_exampleData.txt", subject="subjID", choice="choice",
-    ...                    reward="outcome", n_options=2, choice_base=1)  # doctest: +SKIP
-    """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no data file at {path!r}")
-    if sep is None:
-        # the sniffing (python) engine does not strip a UTF-8 byte-order mark (files saved by
-        # spreadsheet programs) from the first column's name; "utf-8-sig" reads both kinds
-        read_kwargs.setdefault("encoding", "utf-8-sig")
-        frame = pd.read_csv(path, sep=None, engine="python", **read_kwargs)
-    else:
-        frame = pd.read_csv(path, sep=sep, **read_kwargs)
-    return ChoiceData.from_frame(
-        frame,
-        subject=subject,
-        choice=choice,
-        reward=reward,
-        n_options=n_options,
-        choice_base=choice_base,
-        session=session,
-        trial=trial,
-        outcomes=outcomes,
-        option_labels=option_labels,
-        missing=missing,
-        covariates=covariates,
-    )

@@ -11,6 +11,7 @@ loader                   file
 hbayesdm_bandit2arm      hBayesDM ``bandit2arm_exampleData.txt`` (2 options, ±1 outcomes)
 hbayesdm_prl             hBayesDM ``prl_exampleData.txt`` (reversal learning, ±1 outcomes)
 hbayesdm_bandit4arm      hBayesDM ``bandit4arm_exampleData.txt`` (4 arms, gains and losses)
+hbayesdm_two_step        hBayesDM two-step layout ``ts_exampleData.txt`` (Daw et al. 2011 task)
 dezfouli2019             Dezfouli et al. 2019 ``choices_diagno.csv.zip`` (2 keys, 12 blocks)
 fintz2022                Fintz et al. 2022 ``DataAllSubjectsRewards.csv`` (4 arms, 150 trials)
 ======================== ===================================================================
@@ -60,7 +61,7 @@ from .dezfouli import dezfouli2019
 from .dezfouli import dezfouli2019_heldout_blocks as dezfouli2019_heldout_blocks
 from .dezfouli import split_blocks as split_blocks
 from .fintz import fintz2022
-from .hbayesdm import hbayesdm_bandit2arm, hbayesdm_bandit4arm, hbayesdm_prl
+from .hbayesdm import hbayesdm_bandit2arm, hbayesdm_bandit4arm, hbayesdm_prl, hbayesdm_two_step
 
 #: The loader functions (what a recipe's ``[data] loader = "..."`` may name). The helpers
 #: ``dezfouli2019_heldout_blocks`` and ``split_blocks`` are exported too, but are not loaders.
@@ -70,4 +71,5 @@ __all__ = [
     "hbayesdm_bandit2arm",
     "hbayesdm_bandit4arm",
     "hbayesdm_prl",
+    "hbayesdm_two_step",
 ]

@@ -1,7 +1,7 @@
 """Example data files of the hBayesDM package (Ahn, Haines & Zhang 2017).
 
 The files come with hBayesDM (version 1.1.1 of its Python release): ``bandit2arm_exampleData.txt``,
-``prl_exampleData.txt`` and ``bandit4arm_exampleData.txt``. Their origin is not documented (some
+``prl_exampleData.txt``, ``bandit4arm_exampleData.txt`` and ``ts_exampleData.txt`` (two-step). Their origin is not documented (some
 may be simulated): treat them as example data, not as known human data. License: GPL-3.0 (the
 package declares GPLv3). choicernn does not ship them; point the loaders at your copy.
 
@@ -15,12 +15,19 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-from ..data import ChoiceData
-from ._common import build, numeric_column, read_table, require_columns
+import numpy as np
+
+from ..data import ChoiceData, ChoiceDataError
+from ._common import _show, build, numeric_column, read_table, require_columns
 
 _TWO_OPTION_LAYOUT = (
     "a tab-separated file with one row per trial and columns subjID, trial, choice (1 or 2), "
     "outcome (1 reward / -1 loss)"
+)
+_TWO_STEP_LAYOUT = (
+    "a tab-separated file with one row per trial and columns subjID, trial, level1_choice "
+    "(1 or 2), level2_choice (1-4: 1 and 2 in the state reached commonly after level1_choice 1, "
+    "3 and 4 in the other), reward (0 or 1)"
 )
 _FOUR_ARM_LAYOUT = (
     "a tab-separated file with one row per trial and columns subjID, gain (0 or 1), "
@@ -187,5 +194,82 @@ def hbayesdm_bandit4arm(
         choice="choice",
         reward=column,
         n_options=4,
+        choice_base=1,
+    )
+
+
+def hbayesdm_two_step(path: str | os.PathLike) -> ChoiceData:
+    """Read hBayesDM's two-step task layout (``ts_exampleData.txt``; Daw et al. 2011 task).
+
+    Source: the hBayesDM package (Ahn, Haines & Zhang 2017, Computational Psychiatry 1:24-57),
+    models ``ts_par4``, ``ts_par6``, ``ts_par7`` (fit them here with
+    ``choicernn.models.two_step.TwoStepModel("ts_par7")``); example data of undocumented
+    origin; license GPL-3.0.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Your copy of the file: tab-separated (a comma-separated copy reads too), one row per
+        trial, columns ``subjID``, ``trial``, ``level1_choice`` (1 or 2), ``level2_choice``
+        (1-4: options 1 and 2 of the second-stage state reached commonly after
+        ``level1_choice`` 1, options 3 and 4 of the other state) and ``reward`` (0 or 1).
+        Further columns (some files add the four reward probabilities) are ignored.
+
+    Returns
+    -------
+    ChoiceData
+        Two-step data (:attr:`~choicernn.ChoiceData.is_two_step`), ``n_options=2``; one
+        session per subject; ``trial`` is the file's ``trial`` column; ``choice`` is
+        ``level1_choice - 1``; ``state`` is 0 for ``level2_choice`` 1-2 and 1 for 3-4;
+        ``choice2`` is 0 for ``level2_choice`` 1 or 3 and 1 for 2 or 4; ``reward`` as given.
+        An empty ``level1_choice`` is a missed trial; an empty ``level2_choice`` a missed
+        second stage (its state is then unknown).
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    ChoiceDataError
+        If a column is missing (the message names it and the expected layout), or a value is
+        invalid (the message names the column, row and subject), e.g. ``level2_choice`` 5.
+    """
+    dataset = "hBayesDM two-step (ts_exampleData.txt)"
+    frame = _read(path, dataset)
+    columns = ["subjID", "trial", "level1_choice", "level2_choice", "reward"]
+    require_columns(frame, columns, dataset, _TWO_STEP_LAYOUT, path)
+    level2 = numeric_column(frame, "level2_choice", "subjID", dataset, path)
+    bad = level2.notna() & ~level2.isin([1.0, 2.0, 3.0, 4.0])
+    if bad.any():
+        pos = int(np.flatnonzero(bad.to_numpy(dtype=bool))[0])
+        raise ChoiceDataError(
+            f"{dataset} file {os.fspath(path)!r}: column 'level2_choice' (second-stage "
+            f"choice): value {_show(frame['level2_choice'].iloc[pos])} at row {pos} (subject "
+            f"{_show(frame['subjID'].iloc[pos])}) is not one of 1, 2, 3, 4."
+        )
+    level1 = numeric_column(frame, "level1_choice", "subjID", dataset, path)
+    orphan = level2.notna() & level1.isna()
+    if orphan.any():
+        pos = int(np.flatnonzero(orphan.to_numpy(dtype=bool))[0])
+        raise ChoiceDataError(
+            f"{dataset} file {os.fspath(path)!r}: column 'level2_choice' (second-stage "
+            f"choice): value {_show(frame['level2_choice'].iloc[pos])} at row {pos} (subject "
+            f"{_show(frame['subjID'].iloc[pos])}), but that trial's level1_choice is empty: a "
+            f"trial without a first-stage choice has no second stage."
+        )
+    frame = frame.assign(
+        _state=(1 + (level2 > 2)).astype(float).where(level2.notna()),  # 1-based like level1
+        _choice2=(1 + (level2 - 1) % 2).where(level2.notna()),
+    )
+    return build(
+        frame,
+        dataset,
+        path,
+        subject="subjID",
+        choice="level1_choice",
+        reward="reward",
+        trial="trial",
+        state="_state",
+        choice2="_choice2",
+        n_options=2,
         choice_base=1,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 
@@ -11,8 +11,20 @@ from ..data import SequenceBatch
 from .likelihood import sequence_nll
 from .parameters import Parameter
 
-if TYPE_CHECKING:
-    from ..models.parametric import ParametricModel
+
+class LogitModel(Protocol):
+    """What the objective needs of a model: two plain functions, nothing else.
+
+    ``prepare(batch)`` turns a :class:`~choicernn.SequenceBatch` into time-major tensors (at
+    least ``onehot`` (T, n, K) and ``mask`` (T, n, 1)); ``batched_logits(theta, prepared)``
+    gives time-major logits (T, n, K) from parameter values ``theta`` (name -> (n, 1)).
+    """
+
+    def prepare(self, batch: SequenceBatch) -> dict[str, torch.Tensor]: ...
+
+    def batched_logits(
+        self, theta: dict[str, torch.Tensor], prepared: dict[str, torch.Tensor]
+    ) -> torch.Tensor: ...
 
 
 class BatchedObjective:
@@ -26,7 +38,7 @@ class BatchedObjective:
 
     def __init__(
         self,
-        model: ParametricModel,
+        model: LogitModel,
         parameters: list[Parameter],
         batch: SequenceBatch,
         sequence_problem: torch.Tensor,
@@ -34,7 +46,8 @@ class BatchedObjective:
         penalty: Callable[[torch.Tensor, dict[str, torch.Tensor]], torch.Tensor] | None = None,
         chunk_elements: int = 2_000_000,
     ) -> None:
-        self.model = model
+        self.prepare = model.prepare
+        self.batched_logits = model.batched_logits
         self.parameters = parameters
         self.batch = batch
         self.sequence_problem = sequence_problem
@@ -58,7 +71,7 @@ class BatchedObjective:
         chunks = []
         for part in selected.split(per_chunk):
             sub = self.batch.select(part)
-            chunks.append((self.model._prepare(sub), position[self.sequence_problem[part]]))
+            chunks.append((self.prepare(sub), position[self.sequence_problem[part]]))
         self._sets = [(index.clone(), position, chunks)] + self._sets[:1]
         self._use(0)
 
@@ -81,7 +94,13 @@ class BatchedObjective:
 
     def _chunk_nll(self, values, prep, local) -> torch.Tensor:
         theta = {k: v[local].unsqueeze(-1) for k, v in values.items()}
-        return sequence_nll(self.model._forward(theta, prep), prep["onehot"], prep["mask"])
+        return sequence_nll(self.batched_logits(theta, prep), prep["onehot"], prep["mask"])
+
+    def nll_all(self, x: torch.Tensor) -> torch.Tensor:
+        """Summed NLL (no penalty) of every problem at ``x`` (n_problems, P), without gradient."""
+        self._rebuild(torch.arange(self.n_problems, device=x.device))
+        with torch.no_grad():
+            return self.nll(x)
 
     def nll(self, x_working: torch.Tensor) -> torch.Tensor:
         """Summed NLL of every working-set problem at ``x_working`` (n_working, P)."""

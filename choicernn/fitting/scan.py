@@ -55,4 +55,4 @@ def linear_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> torch.Ten
         of trials ``0 .. n_trials-2`` to get the states of trials ``0 .. n_trials-1``.
     """
     a, b = torch.broadcast_tensors(a, b)
-    return LinearScan.apply(a.contiguous(), b.contiguous(), h0.expand_as(a[0]).contiguous())
+    return LinearScan.apply(a.contiguous(), b.contiguous(), h0.expand(a.shape[1:]).contiguous())

@@ -1,27 +1,40 @@
-"""The one interface every choice model implements.
+"""The one contract every choice model implements.
 
 A model maps a subject's past choices and rewards to a probability for each option on the next
-trial. Every model in choicernn (Q-learning presets, heuristics, recurrent networks) implements:
+trial. Every model in choicernn (Q-learning presets, heuristics, networks, nested selections and
+models you add) follows the same contract, in scikit-learn manners:
 
-``fit(data, **options) -> self``
-    Learn from a :class:`~choicernn.ChoiceData` (scikit-learn manners: returns the model; learned
-    state ends in ``_``).
+Settings live in the constructor.
+    ``__init__`` stores each argument under its own name and validates it; ``get_params``,
+    ``set_params``, :meth:`~ChoiceModel.clone` and ``sklearn.base.clone`` work on every model.
+    Fitting methods, restarts, priors, devices and training schedules are settings, never
+    arguments of ``fit``. Progress bars are a global setting (:func:`choicernn.set_progress`).
+``fit(data, *, seed=None) -> self``
+    The whole fitting contract (a network may also take ``validation=`` data). Learned state
+    ends in ``_``.
 ``logits(data) -> torch.Tensor``, shape (n_sequences, n_trials, n_options)
     Choice logits on every trial of every sequence of ``data``, each computed from the trials
-    before it only. This is the only scoring path: log-likelihoods, probabilities, comparison and
-    plots all derive from it.
-``agent(n_agents, seed=...) -> (Agent, params)``
-    The model as an agent that plays a task, batched over ``n_agents`` simulated subjects; see
+    before it only. Log-likelihoods, probabilities, held-out scores and figures all derive from
+    it through :func:`choicernn.models.scoring.chosen_log_prob`, the one scoring path.
+``agent(n_agents, *, seed=None, params=None, n_options=None) -> (Agent, params)``
+    The model as an agent that plays a task, batched over simulated subjects; see
     :class:`Agent` and :func:`choicernn.simulate`.
-
-From these the base class derives, once for all models: :meth:`~ChoiceModel.log_likelihood_tensor`,
-:meth:`~ChoiceModel.trial_log_likelihood`, :meth:`~ChoiceModel.choice_probabilities`,
-:meth:`~ChoiceModel.subject_log_likelihood` and :meth:`~ChoiceModel.score`.
+``capabilities() -> Capabilities``
+    What callers may ask of the model (per-subject parameters, an in-sample table, hidden
+    states, ...), so that no caller tests a model's class.
+``save(path)`` / :func:`choicernn.load_model`
+    A folder with ``model.json`` (type, settings, fitted state) and, for networks, weights read
+    back with ``torch.load(weights_only=True)``; no pickle. A model type is found by the name it
+    was registered under (:func:`choicernn.register_model`). To make a new model saveable,
+    implement :meth:`~ChoiceModel.write_fitted` and :meth:`~ChoiceModel.read_fitted` (the
+    parametric base class already does).
 """
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -29,10 +42,45 @@ import pandas as pd
 import torch
 
 from ..data import ChoiceData
+from .scoring import chosen_log_prob
 
 
 class NotFittedError(RuntimeError):
     """A model was used for prediction before it was fitted."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a model declares about itself; callers ask this instead of testing classes.
+
+    Attributes
+    ----------
+    per_subject_parameters : bool
+        The model's parameters belong to the subjects it was fitted on, so it cannot score a
+        subject it has not seen (``cross_validate(by="subject")`` refuses it).
+    in_sample_table : bool
+        After ``fit``, :meth:`ChoiceModel.in_sample_table` returns per-subject NLL, AIC and BIC.
+    parameter_table : bool
+        After ``fit``, ``params_`` holds one row of interpretable parameters per subject
+        (parameter recovery works on it).
+    network : bool
+        A trained recurrent network: :meth:`hidden_states` works and the classical models of
+        :func:`choicernn.explain` can be fitted to its behaviour.
+    subject_specific : bool
+        Predictions depend on the subject (per-subject parameters, per-subject networks or
+        subject embeddings): the agent takes the subject each simulated agent stands for
+        (``params=`` a list of subject labels, or for parametric models their parameter table).
+    fixed_agent : bool
+        The agent is the fitted model itself, so ``simulate`` reproduces the fitted subjects
+        (per-subject parameters or a deterministic network), without drawing new parameters.
+    """
+
+    per_subject_parameters: bool = False
+    subject_specific: bool = False
+    in_sample_table: bool = False
+    parameter_table: bool = False
+    network: bool = False
+    fixed_agent: bool = True
 
 
 class Agent(Protocol):
@@ -63,23 +111,55 @@ class Agent(Protocol):
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``"auto"`` (or None) picks CUDA when present, else the CPU."""
+    """``"auto"`` (or None) picks CUDA when present, else the CPU.
+
+    A device that this machine lacks (``"cuda"`` without CUDA) is an error naming the setting.
+    """
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={str(device)!r} but this machine has no CUDA device; use device='auto' "
+            f"(CUDA when present, else the CPU) or device='cpu'"
+        )
+    return dev
+
+
+def init_arguments(cls: type) -> list[str]:
+    """Names of the constructor arguments of ``cls`` and of every base whose ``__init__`` it
+    reaches through ``**kwargs`` (in order, without duplicates)."""
+    names: list[str] = []
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None or klass is object:
+            continue
+        params = inspect.signature(init).parameters.values()
+        for p in params:
+            if p.name == "self" or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+                continue
+            if p.name not in names:
+                names.append(p.name)
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    return names
 
 
 class ChoiceModel(ABC):
-    """Base class of all choice models; see the module docstring for the interface."""
+    """Base class of all choice models; see the module docstring for the contract."""
 
     name: str = "model"
 
+    # ------------------------------------------------------------------ the contract
     @abstractmethod
-    def fit(self, data: ChoiceData, **options: Any) -> ChoiceModel:
+    def fit(self, data: ChoiceData, *, seed: int | None = None) -> ChoiceModel:
         """Fit to ``data``; returns ``self``."""
 
     @abstractmethod
-    def logits(self, data: ChoiceData, **options: Any) -> torch.Tensor:
+    def logits(self, data: ChoiceData) -> torch.Tensor:
         """Choice logits, shape (n_sequences, n_trials, n_options), detached, on the CPU."""
 
     @abstractmethod
@@ -91,21 +171,116 @@ class ChoiceModel(ABC):
         ``n_options`` is the task's number of options (needed by models not yet fitted).
         """
 
-    # ------------------------------------------------------------------ scikit-learn manners
-    def get_params(self) -> dict[str, Any]:
-        """Constructor arguments, read from the attributes of the same names."""
-        import inspect
+    def capabilities(self) -> Capabilities:
+        """What this model declares about itself (see :class:`Capabilities`)."""
+        return Capabilities()
 
-        sig = inspect.signature(type(self).__init__)
-        return {n: getattr(self, n) for n in sig.parameters if n not in ("self", "args", "kwargs")}
+    def in_sample_table(self) -> pd.DataFrame | None:
+        """Per subject of the fitted data: ``model, subject, nll, n_choices, n_params, aic, bic``
+        (plus model-specific columns), or None for models without one."""
+        return None
+
+    def is_fitted(self) -> bool:
+        """Whether ``fit`` (or loading) has given the model its learned state."""
+        return hasattr(self, "n_options_")
+
+    def check_fitted(self) -> None:
+        """Raise :class:`NotFittedError`, saying what to do, when the model is not fitted."""
+        if not self.is_fitted():
+            raise NotFittedError(
+                f"{self.name} is not fitted yet: call fit first (model.fit(data)), or load a "
+                f"saved model with choicernn.load_model(path)."
+            )
+
+    def hidden_states(self, data: ChoiceData) -> pd.DataFrame:
+        """Per trial and unit, the network's state (networks only; see ``capabilities()``)."""
+        raise TypeError(f"{type(self).__name__} has no hidden states (it is not a network)")
+
+    # ------------------------------------------------------------------ settings
+    def _check_settings(self) -> None:
+        """Validate the constructor arguments (called by ``__init__`` and ``set_params``)."""
+        return None
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor arguments by name; with ``deep``, also ``<arg>__<name>`` of nested models.
+
+        (scikit-learn's estimator contract.)
+        """
+        out = {name: getattr(self, name) for name in init_arguments(type(self))}
+        if deep:
+            for key, value in list(out.items()):
+                if isinstance(value, ChoiceModel):
+                    for sub, sub_value in value.get_params(deep=True).items():
+                        out[f"{key}__{sub}"] = sub_value
+        return out
+
+    def set_params(self, **params: Any) -> ChoiceModel:
+        """Set constructor arguments (``<arg>__<name>`` reaches a nested model); returns self.
+
+        The new settings are validated as in the constructor; fitted state is left as it is
+        (refit to use the new settings).
+        """
+        valid = init_arguments(type(self))
+        nested: dict[str, dict[str, Any]] = {}
+        for key, value in params.items():
+            head, _, rest = key.partition("__")
+            if head not in valid:
+                raise ValueError(
+                    f"{type(self).__name__} has no setting {head!r}; its settings are {valid}"
+                )
+            if rest:
+                nested.setdefault(head, {})[rest] = value
+            else:
+                setattr(self, head, value)
+        for head, sub in nested.items():
+            target = getattr(self, head)
+            if not isinstance(target, ChoiceModel):
+                raise ValueError(f"setting {head!r} of {type(self).__name__} is not a model")
+            target.set_params(**sub)
+        self._check_settings()
+        return self
 
     def clone(self) -> ChoiceModel:
-        """An unfitted copy with the same constructor arguments."""
-        return type(self)(**self.get_params())
+        """An unfitted copy with the same settings (nested models cloned too)."""
+        params = {}
+        for key, value in self.get_params(deep=False).items():
+            params[key] = _clone_value(value)
+        return type(self)(**params)
+
+    def __sklearn_clone__(self) -> ChoiceModel:
+        return self.clone()
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params(deep=False).items())
         return f"{type(self).__name__}({args})"
+
+    # ------------------------------------------------------------------ saving
+    def write_fitted(self, folder: Any) -> dict[str, Any]:
+        """Write the learned state into ``folder`` (a :class:`pathlib.Path`, already created)
+        and return a JSON-able description of it; :meth:`read_fitted` reads it back.
+
+        Extension hook: implement it (with :meth:`read_fitted`) to make a new model saveable.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot be saved: implement write_fitted/read_fitted"
+        )
+
+    def read_fitted(self, folder: Any, fitted: dict[str, Any]) -> None:
+        """Restore the learned state written by :meth:`write_fitted` (validating it)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot be loaded: implement write_fitted/read_fitted"
+        )
+
+    def save(self, path: Any) -> Any:
+        """Write the fitted model to the folder ``path`` (created or replaced atomically).
+
+        ``model.json`` holds the registered model type, the settings and the learned state;
+        networks add ``weights.pt`` (a plain tensor dictionary). Read it back with
+        :func:`choicernn.load_model`. Returns the folder as a :class:`pathlib.Path`.
+        """
+        from .persistence import save_model
+
+        return save_model(self, path)
 
     # ------------------------------------------------------------------ derived, shared
     def _check_options(self, data: ChoiceData) -> None:
@@ -116,14 +291,11 @@ class ChoiceModel(ABC):
     def log_likelihood_tensor(self, data: ChoiceData, **logit_options: Any) -> torch.Tensor:
         """Log-probability of each observed choice, shape (n_sequences, n_trials); 0 where masked.
 
-        ``logit_options`` go to :meth:`logits` (e.g. ``params=`` for a parametric model).
+        ``logit_options`` go to :meth:`logits` (e.g. ``params=`` of a parametric model).
         """
         self._check_options(data)
-        logits = self.logits(data, **logit_options)
-        batch = data.tensors()
-        logp = torch.log_softmax(logits.to(torch.float64), dim=-1)
-        chosen = logp.gather(-1, batch.choices.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-        return torch.where(batch.mask, chosen, torch.zeros_like(chosen))
+        logits = self.logits(data, **logit_options).to(torch.float64)
+        return chosen_log_prob(logits, data.tensors().choices)
 
     def trial_log_likelihood(self, data: ChoiceData, **logit_options: Any) -> pd.DataFrame:
         """Log-likelihood of every observed choice.
@@ -172,3 +344,15 @@ class ChoiceModel(ABC):
         """Mean log-likelihood per observed choice (greater is better)."""
         ll = self.log_likelihood_tensor(data)
         return float(ll.sum() / data.n_choices)
+
+
+def _clone_value(value: Any) -> Any:
+    if isinstance(value, ChoiceModel):
+        return value.clone()
+    if isinstance(value, list):
+        return [_clone_value(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_clone_value(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _clone_value(v) for k, v in value.items()}
+    return value

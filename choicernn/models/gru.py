@@ -1,27 +1,33 @@
 """Recurrent-network choice models: GRU (default), LSTM or vanilla RNN, from 1 unit up.
 
-:class:`GRUModel` pools all subjects into one network (optionally with a learned per-subject
-embedding) that maps a session's past choices and rewards to the logits of the next choice.
-It implements the shared interface of :mod:`choicernn.models.base` (``fit``, ``logits``,
-``agent``), so per-trial log-likelihoods, probabilities, scores and simulation come for free.
-The network and its inputs are described in :mod:`choicernn.models.rnn_network`.
+:class:`GRUModel` is one network pooled over subjects (optionally with a learned per-subject
+embedding), or one tiny network per subject (``scope="subject"``, Ji-An, Benna & Mattar 2025),
+optionally distilled from a pooled teacher network. Every network maps a session's past choices
+and rewards to the logits of the next choice. It implements the shared interface of
+:mod:`choicernn.models.base` (``fit``, ``logits``, ``agent``, ``hidden_states``), so per-trial
+log-likelihoods, probabilities, scores and simulation come for free. The inputs are described
+in :mod:`choicernn.models.rnn_network`, the batched training engine (every seed and every
+subject's network as replicas of one recurrence) in :mod:`choicernn.models.rnn_replicas`.
 """
 
 from __future__ import annotations
 
-import json
+import itertools
+import math
 import os
-from dataclasses import asdict
+import zlib
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import torch
 
 from ..data import ChoiceData
-from .base import ChoiceModel, NotFittedError, resolve_device
-from .parametric import show_progress
+from ..progress import show_progress
+from .base import Capabilities, ChoiceModel, resolve_device
+from .persistence import ModelFileError, load_model, table_from_json, table_to_json
 from .rnn_network import (
     CELLS,
     CellType,
@@ -31,14 +37,56 @@ from .rnn_network import (
     n_features,
     sequence_inputs,
 )
-from .rnn_training import Prepared, TrainingConfig, split_validation, train_network
+from .rnn_replicas import (
+    GroupData,
+    ReplicaRNN,
+    anchor_prior,
+    gaussian_prior,
+    replica_seeds,
+    to_groups,
+    train_replicas,
+)
+from .rnn_training import InitKind, Prepared, TrainingConfig, split_kind, split_validation
 
-_FORMAT = "choicernn.GRUModel"
-_FORMAT_VERSION = 1
+ScopeKind = Literal["pooled", "subject"]
+#: Replica key of the pooled stage of ``init="pooled"`` (apart from the per-subject keys).
+POOLED_STAGE_KEY = 0x900_1ED
+
+
+def subject_key(label: Any) -> int:
+    """A stable 32-bit key of a subject label (the same in every process and data set)."""
+    if isinstance(label, np.generic):
+        label = label.item()
+    text = f"i:{label}" if isinstance(label, int) else f"s:{label}"
+    return zlib.crc32(text.encode())
+
+
+def option_permutations(n_options: int) -> list[tuple[int, ...]]:
+    """Non-identity relabellings used by ``augment_permutations``: all of them for 2 or 3
+    options, the cyclic shifts for more."""
+    if n_options <= 3:
+        return [p for p in itertools.permutations(range(n_options)) if list(p) != sorted(p)]
+    return [tuple((k + s) % n_options for k in range(n_options)) for s in range(1, n_options)]
+
+
+def permute_options(data: ChoiceData, perm: tuple[int, ...]) -> ChoiceData:
+    """``data`` with option ``k`` relabelled ``perm[k]`` (choices and outcome columns)."""
+    frame = data.to_frame()
+    mapping = dict(enumerate(perm))
+    frame["choice"] = frame["choice"].map(mapping)
+    outcomes = None
+    if data.has_outcomes:
+        outcomes = [f"outcome_{k}" for k in range(data.n_options)]
+        old = frame[outcomes].to_numpy().copy()
+        for k, target in enumerate(perm):
+            frame[f"outcome_{target}"] = old[:, k]
+    return ChoiceData.from_frame(
+        frame, n_options=data.n_options, session="session", trial="trial", outcomes=outcomes
+    )
 
 
 class GRUModel(ChoiceModel):
-    """A recurrent network of trial-by-trial choices, pooled over subjects.
+    """A recurrent network of trial-by-trial choices: pooled over subjects, or one per subject.
 
     Parameters
     ----------
@@ -53,36 +101,68 @@ class GRUModel(ChoiceModel):
         option's outcome; ``"choice_only"``: previous choices only, the reward-oblivious
         baseline of Fintz, Osadchy & Hertz (2022).
     subject_embedding : int
-        Size of a learned per-subject vector appended to the inputs (0: none). Subjects the
-        model was not fitted on get the mean of the fitted subjects' vectors.
+        Size of a learned per-subject vector appended to the inputs (0: none; pooled networks
+        only). Subjects the model was not fitted on get the mean of the fitted subjects' vectors.
     training : TrainingConfig or None
-        Optimisation settings; None means ``TrainingConfig()``.
+        Optimisation settings; None means ``TrainingConfig()``. Unset fields are chosen by size
+        and scope (:meth:`TrainingConfig.resolve`).
     device : {"auto", "cpu", "cuda"} or torch.device
         Where to train and score; ``"auto"`` uses CUDA when present.
     name : str, optional
-        Label in result tables (default ``"<cell><hidden_size>"``, e.g. ``"gru8"``).
+        Label in result tables (default ``"<cell><hidden_size>"``, e.g. ``"gru8"``, with
+        ``"_subj"`` for per-subject networks and ``"_distilled"`` with a teacher).
+    scope : {"pooled", "subject"}
+        ``"pooled"``: one network for all subjects. ``"subject"``: one network per subject
+        (Ji-An et al. 2025), all trained together as one batched recurrence; each subject's
+        network is early-stopped on its own held-out choices and keeps its own best
+        initialisation. A per-subject model scores only the subjects it was fitted on.
+    teacher : ChoiceModel or None
+        Knowledge distillation: a model (typically ``GRUModel(hidden_size=20)``) fitted on the
+        same training data first; this model's network(s) are then trained to match the
+        teacher's choice probabilities on their training sequences (soft cross-entropy) and
+        early-stopped on the real held-out choices. The fitted teacher is ``teacher_`` (not
+        saved with the model). A GRUModel teacher left at ``split="auto"`` is given the
+        student's validation split, so it never trains on the student's held-out choices.
+    init : {"random", "pooled"}
+        Per-subject networks only. ``"random"``: each subject's network starts from random
+        weights (``n_seeds`` of them). ``"pooled"``: one pooled network of the same size is
+        trained on every subject first (on the same training choices, distilled when there
+        is a teacher), then every subject's copy of it is fine-tuned on that subject's choices
+        under a Gaussian prior toward the pooled weights (``TrainingConfig.pooled_sd``) and
+        early-stopped on the subject's held-out choices, the pooled weights themselves being
+        the first candidate: hierarchical shrinkage, for subjects with few choices. The pooled
+        stage is trained with the settings of a pooled network of this size.
 
     Attributes
     ----------
     network_ : ChoiceRNN
-        The trained network (the best seed's best epoch).
+        The trained network(s) (per subject: the best seed's best epoch of each subject).
     n_options_ : int
     subjects_ : list
-        Subjects seen in training, in embedding-row order.
+        Subjects seen in training, in embedding-row (or per-subject network) order.
     reward_scale_ : float
         Rewards and outcomes are divided by it (largest absolute reward in the training data).
     uses_outcomes_ : bool
         Whether every option's outcome was an input (full-feedback data, ``inputs="reward"``).
+    training_ : TrainingConfig
+        The training settings used, automatic values resolved.
     history_ : pandas.DataFrame
-        ``seed, epoch, train_nll, val_nll``: NLL per observed choice after every epoch.
+        Pooled: ``seed, epoch, train_nll, val_nll`` (NLL per observed choice of each seed after
+        every epoch). Per subject: ``seed, epoch, train_nll, val_nll, n_training``: NLL per choice
+        over all subjects' current networks of that seed, and how many still train.
     seeds_ : pandas.DataFrame
-        ``seed, best_epoch, train_nll, val_nll, kept``: one row per seed.
+        ``seed, best_epoch, train_nll, val_nll, kept`` per seed (per subject and seed, with a
+        leading ``subject`` column, for per-subject networks).
     validation_nll_ : float or None
-        Validation NLL per choice of the kept network (None with ``split="none"``).
+        Validation NLL per choice of the kept network(s) (None with ``split="none"``).
+    pooled_validation_nll_ : float or None
+        With ``init="pooled"``: the pooled stage's validation NLL per choice (same choices).
 
     Examples
     --------
     >>> model = cr.GRUModel(hidden_size=8).fit(data, seed=0)   # doctest: +SKIP
+    >>> tiny = cr.GRUModel(hidden_size=2, scope="subject").fit(data, seed=0)   # doctest: +SKIP
+    >>> student = cr.GRUModel(2, scope="subject", teacher=cr.GRUModel(20))  # doctest: +SKIP
     >>> model.trial_log_likelihood(test_data)                    # doctest: +SKIP
     >>> sim = cr.simulate(model, "reversal", n_subjects=50)     # doctest: +SKIP
     """
@@ -97,6 +177,9 @@ class GRUModel(ChoiceModel):
         training: TrainingConfig | None = None,
         device: str | torch.device = "auto",
         name: str | None = None,
+        scope: ScopeKind = "pooled",
+        teacher: ChoiceModel | None = None,
+        init: InitKind = "random",
     ) -> None:
         self.hidden_size = hidden_size
         self.cell = cell
@@ -105,10 +188,18 @@ class GRUModel(ChoiceModel):
         self.subject_embedding = subject_embedding
         self.training = training
         self.device = device
-        self.name = f"{cell}{hidden_size}" if name is None else name
-        self._validate()
+        if name is None:
+            name = f"{cell}{hidden_size}"
+            name += "_subj" if scope == "subject" else ""
+            name += "_from_pooled" if init == "pooled" else ""
+            name += "_distilled" if teacher is not None else ""
+        self.name = name
+        self.scope = scope
+        self.teacher = teacher
+        self.init = init
+        self._check_settings()
 
-    def _validate(self) -> None:
+    def _check_settings(self) -> None:
         for arg in ("hidden_size", "n_layers"):
             value = getattr(self, arg)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -124,18 +215,39 @@ class GRUModel(ChoiceModel):
             raise TypeError(
                 f"training must be a TrainingConfig or None, got {type(self.training).__name__}"
             )
+        if self.scope not in ("pooled", "subject"):
+            raise ValueError(f"scope must be 'pooled' or 'subject', got {self.scope!r}")
+        if self.scope == "subject" and emb > 0:
+            raise ValueError(
+                "subject_embedding is for pooled networks; with scope='subject' every subject "
+                "already has its own network (set subject_embedding=0)"
+            )
+        if self.init not in ("random", "pooled"):
+            raise ValueError(f"init must be 'random' or 'pooled', got {self.init!r}")
+        if self.init == "pooled" and self.scope != "subject":
+            raise ValueError(
+                "init='pooled' starts per-subject networks from a pooled one; it needs "
+                "scope='subject'"
+            )
+        if self.teacher is not None and not isinstance(self.teacher, ChoiceModel):
+            raise TypeError(
+                f"teacher must be a choice model (e.g. GRUModel(hidden_size=20)) or None, got "
+                f"{type(self.teacher).__name__}"
+            )
 
     @property
     def config(self) -> TrainingConfig:
-        """The training settings in use (``training`` or the defaults)."""
-        return self.training if self.training is not None else TrainingConfig()
+        """The training settings in use, automatic values resolved for this size and scope."""
+        base = self.training if self.training is not None else TrainingConfig()
+        return base.resolve(self.hidden_size, self.scope, self.init)
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "network_"):
-            raise NotFittedError(
-                f"{self.name} is not fitted yet: call fit first (model.fit(data)), or load a "
-                f"trained network with GRUModel.load(path)."
-            )
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            network=True,
+            per_subject_parameters=self.scope == "subject",
+            subject_specific=self.scope == "subject" or self.subject_embedding > 0,
+            fixed_agent=True,
+        )
 
     # ------------------------------------------------------------------ data to tensors
     def _prepare(self, data: ChoiceData, dev: torch.device) -> Prepared:
@@ -149,6 +261,12 @@ class GRUModel(ChoiceModel):
         x = sequence_inputs(batch, self.inputs, self.uses_outcomes_, self.reward_scale_)
         rows = {s: i for i, s in enumerate(self.subjects_)}
         index = [rows.get(s, -1) for s in data.sequences["subject"]]
+        if self.scope == "subject" and min(index, default=0) < 0:
+            unknown = [s for s, i in zip(data.sequences["subject"], index, strict=True) if i < 0]
+            raise ValueError(
+                f"{self.name} has one network per fitted subject; subjects "
+                f"{list(dict.fromkeys(unknown))[:5]} were not in its training data"
+            )
         subject = torch.tensor(index, dtype=torch.long, device=dev)
         return Prepared(x, batch.choices, subject, batch.lengths.clone())
 
@@ -157,23 +275,22 @@ class GRUModel(ChoiceModel):
         self,
         data: ChoiceData,
         *,
-        seed: int | None = 0,
+        seed: int | None = None,
         validation: ChoiceData | None = None,
-        progress: bool | None = None,
     ) -> GRUModel:
-        """Train the network on ``data``; returns ``self``.
+        """Train the network(s) on ``data``; returns ``self``.
 
         Parameters
         ----------
         data : ChoiceData
         seed : int or None
-            Seeds the initial weights and the order of mini-batches of every seed; the global
-            torch random state is left untouched. Training on the CPU is reproducible.
+            Seeds every network's initial weights and order of mini-batches (each seed and,
+            per subject, each subject's network from its own stream: a subject's network does
+            not depend on the other subjects); the global torch random state is left
+            untouched. Training on the CPU is reproducible.
         validation : ChoiceData, optional
             Held-out data for early stopping and choosing among seeds. When omitted, the
             training config's ``split`` holds out sessions or trial blocks of ``data``.
-        progress : bool or None
-            Show a progress bar (default: when standard error is a terminal).
 
         Returns
         -------
@@ -196,28 +313,273 @@ class GRUModel(ChoiceModel):
         self.subjects_ = list(data.subjects)
         self.reward_scale_ = scale if scale > 0 else 1.0
         self.uses_outcomes_ = bool(data.has_outcomes and self.inputs == "reward")
+        self.training_ = cfg
+        teacher = None
+        if self.teacher is not None:
+            teacher = self.teacher.clone()
+            if validation is None and isinstance(teacher, GRUModel):
+                taught = teacher.training if teacher.training is not None else TrainingConfig()
+                if taught.split == "auto":  # never train the teacher on our held-out choices
+                    kind = split_kind(data.sequences, cfg, self.scope)
+                    teacher.set_params(
+                        training=replace(
+                            taught,
+                            split=kind,
+                            validation_fraction=cfg.validation_fraction,
+                            validation_block=cfg.validation_block,
+                        )
+                    )
+            extra = {} if validation is None else {"validation": validation}
+            teacher.fit(data, seed=seed, **extra)
+            self.teacher_ = teacher
+        try:
+            train, val = self._training_tensors(data, validation, teacher, cfg, dev)
+            self._train(train, val, cfg, seed, dev)
+        except BaseException:
+            del self.n_options_  # not fitted after a failed fit
+            raise
+        return self
+
+    def _soft_targets(self, teacher: ChoiceModel | None, data: ChoiceData, dev) -> Any:
+        if teacher is None:
+            return None
+        return torch.softmax(teacher.logits(data).to(torch.float32), -1).to(dev)
+
+    def _training_tensors(self, data, validation, teacher, cfg, dev):
+        """Flat training and validation tensors (augmented copies appended to training)."""
         full = self._prepare(data, dev)
+        full.soft = self._soft_targets(teacher, data, dev)
         if validation is not None:
             train, val = full, self._prepare(validation, dev)
         else:
-            train, val = split_validation(full, data.sequences, cfg)
-        result = train_network(
-            lambda: self._new_network(len(self.subjects_)),
-            train,
-            val,
-            cfg,
-            seed,
-            dev,
-            show_progress(progress),
-            label=f"fit {self.name}",
+            train, val = split_validation(full, data.sequences, cfg, self.scope)
+        if not cfg.augment_permutations:
+            return train, val
+        shared = val is not None and val.x is train.x
+        xs, ys, subs, lens, softs, yv = (
+            [train.x],
+            [train.y],
+            [train.subject],
+            [train.lengths],
+            [train.soft],
+            [val.y if shared else None],
         )
-        self.network_ = result.network
-        self.history_ = result.history
-        self.seeds_ = result.seeds
-        self.validation_nll_ = result.validation_nll
-        return self
+        for perm in option_permutations(data.n_options):
+            copy = permute_options(data, perm)
+            prep = self._prepare(copy, dev)
+            prep.soft = self._soft_targets(teacher, copy, dev)
+            if validation is None:
+                part, _ = split_validation(prep, copy.sequences, cfg, self.scope)
+            else:
+                part = prep
+            xs.append(part.x)
+            ys.append(part.y)
+            subs.append(part.subject)
+            lens.append(part.lengths)
+            softs.append(part.soft)
+            yv.append(torch.full_like(part.y, -1) if shared else None)
+        x = torch.cat(xs)
+        soft = None if teacher is None else torch.cat(softs)
+        aug = Prepared(x, torch.cat(ys), torch.cat(subs), torch.cat(lens), soft)
+        if shared:
+            val = Prepared(x, torch.cat(yv), aug.subject, torch.cat([val.lengths] * len(xs)))
+        return aug, val
 
-    def _new_network(self, n_subjects: int) -> ChoiceRNN:
+    def _groups(
+        self,
+        prep: Prepared,
+        n_groups: int,
+        x: torch.Tensor | None = None,
+        per_subject: bool | None = None,
+    ) -> GroupData:
+        """Flat sequences into groups: one group (pooled) or one per subject."""
+        if per_subject is None:
+            per_subject = self.scope == "subject"
+        if per_subject:
+            group = prep.subject.cpu().numpy()
+        else:
+            group = np.zeros(prep.x.shape[0], dtype=np.int64)
+        return to_groups(
+            prep.x if x is None else x,
+            prep.y,
+            prep.subject,
+            prep.lengths,
+            group,
+            n_groups,
+            prep.soft,
+        )
+
+    def _train(self, train: Prepared, val: Prepared | None, cfg, seed, dev) -> None:
+        n_subjects = len(self.subjects_)
+        anchor = None
+        self.pooled_validation_nll_ = None
+        if self.init == "pooled":
+            base = self.training if self.training is not None else TrainingConfig()
+            pooled_cfg = base.resolve(self.hidden_size, "pooled")
+            net, result, kept, _, _ = self._engine(
+                train, val, pooled_cfg, seed, dev, per_subject=False
+            )
+            anchor = {k: v.detach().clone() for k, v in net.named_parameters()}
+            self.pooled_network_ = self._new_network(n_subjects, per_subject=False).to(dev)
+            self._copy_replicas(net, self.pooled_network_, kept, 1)
+            self.pooled_network_.eval()
+            if result.best_val is not None:
+                self.pooled_validation_nll_ = float(result.best_val[int(kept[0])])
+            anchor = {k: v[int(kept[0])].unsqueeze(0) for k, v in anchor.items()}
+        net, result, kept, train_g, val_g = self._engine(
+            train, val, cfg, seed, dev, per_subject=self.scope == "subject", anchor=anchor
+        )
+        n_groups = n_subjects if self.scope == "subject" else 1
+        final = self._new_network(n_subjects).to(dev)
+        self._copy_replicas(net, final, kept, n_groups)
+        self.network_ = final.eval()
+        self._record(result, int(cfg.n_seeds), n_groups, kept, val_g, train_g)
+
+    @staticmethod
+    def _copy_replicas(net: ReplicaRNN, final: ChoiceRNN, kept: np.ndarray, n_groups: int):
+        """Copy the kept seed's replica of every group into ``final``."""
+        dev = next(final.parameters()).device
+        chosen = torch.as_tensor(kept * n_groups + np.arange(n_groups), device=dev)
+        with torch.no_grad():
+            for name, p in final.core.named_parameters():
+                p.copy_(getattr(net, name)[chosen])
+
+    def _engine(self, train, val, cfg, seed, dev, per_subject: bool, anchor=None):
+        """Train ``cfg.n_seeds`` pooled networks or per-subject networks (one replica each
+        per seed), optionally started from and drawn toward ``anchor`` (pooled weights).
+
+        Returns ``(net, result, kept, train_groups, val_groups)``; ``kept`` is the kept seed
+        of every group.
+        """
+        n_subjects = len(self.subjects_)
+        n_groups = n_subjects if per_subject else 1
+        n_seeds = int(cfg.n_seeds)
+        train_g = self._groups(train, n_groups, per_subject=per_subject)
+        val_g = None
+        if val is not None:
+            if val.x is train.x:  # trial blocks: the same inputs (one forward pass for both)
+                shared = self._groups(val, n_groups, val.x, per_subject=per_subject)
+                val_g = GroupData(train_g.x, shared.y, shared.subject, shared.lengths)
+            else:
+                val_g = self._groups(val, n_groups, per_subject=per_subject)
+        if per_subject:
+            keys = [(i, subject_key(s)) for i in range(n_seeds) for s in self.subjects_]
+            group_of_replica = [g for _ in range(n_seeds) for g in range(n_groups)]
+        else:
+            stage = (POOLED_STAGE_KEY,) if self.scope == "subject" else ()
+            keys = [(*stage, i) for i in range(n_seeds)]
+            group_of_replica = [0] * n_seeds
+        seeds = replica_seeds(seed, keys)
+        n_in = n_features(self.n_options_, self.inputs, self.uses_outcomes_)
+        embedding = 0 if per_subject else self.subject_embedding
+        net = ReplicaRNN(
+            len(keys),
+            n_in,
+            self.n_options_,
+            self.hidden_size,
+            self.cell,
+            self.n_layers,
+            n_subjects,
+            embedding,
+        )
+        net.reset_parameters(seeds)
+        net.to(dev)
+        g_of_r = torch.as_tensor(group_of_replica, device=dev)
+        n_train = (train_g.y >= 0).sum((1, 2))[g_of_r]
+        penalty = None
+        if anchor is not None:
+            with torch.no_grad():
+                for name, p in net.named_parameters():
+                    p.copy_(anchor[name].expand_as(p))
+            penalty = anchor_prior(net, anchor, float(cfg.pooled_sd), n_train)
+        elif embedding > 0 and cfg.embedding_sd is not None:
+            penalty = gaussian_prior(net.embedding, float(cfg.embedding_sd), n_train)
+        result = train_replicas(
+            net,
+            train_g,
+            val_g,
+            g_of_r,
+            seeds,
+            cfg.engine_settings(),
+            l1=float(cfg.l1),
+            progress=show_progress(),
+            label=f"fit {self.name}" + ("" if per_subject == (self.scope == "subject") else " (pooled)"),
+            penalty=penalty,
+        )
+        score = result.best_train if result.best_val is None else result.best_val
+        score = score.reshape(n_seeds, n_groups)
+        kept = np.argmin(np.where(np.isfinite(score), score, np.inf), axis=0)  # seed per group
+        return net, result, kept, train_g, val_g
+
+    def _record(self, result, n_seeds, n_groups, kept, val_g, train_g) -> None:
+        """``history_``, ``seeds_`` and ``validation_nll_`` from the engine's record."""
+        has_val = result.val_nll is not None
+        seed_of = np.repeat(np.arange(n_seeds), n_groups)
+        group_of = np.tile(np.arange(n_groups), n_seeds)
+        table = pd.DataFrame(
+            {
+                "seed": seed_of,
+                "best_epoch": result.best_epoch.astype(np.int64),
+                "train_nll": result.best_train,
+                "val_nll": result.best_val if has_val else np.full(len(seed_of), np.nan),
+                "kept": kept[group_of] == seed_of,
+            }
+        )
+        if not has_val:
+            table["val_nll"] = None
+        val_counts = None
+        if has_val:
+            val_counts = (val_g.y >= 0).sum((1, 2)).cpu().numpy()
+        if self.scope == "subject":
+            table.insert(0, "subject", [self.subjects_[g] for g in group_of])
+            train_counts = (train_g.y >= 0).sum((1, 2)).cpu().numpy()
+            rows = []
+            for s in range(n_seeds):
+                cols = slice(s * n_groups, (s + 1) * n_groups)
+                tr = pd.DataFrame(result.train_nll[:, cols]).ffill().to_numpy()
+                t_nll = (tr * train_counts).sum(1) / train_counts.sum()
+                if has_val:
+                    va = pd.DataFrame(result.val_nll[:, cols]).ffill().to_numpy()
+                    v_nll = (va * val_counts).sum(1) / val_counts.sum()
+                else:
+                    v_nll = [None] * len(t_nll)
+                alive = result.val_nll if has_val else result.train_nll
+                training = np.isfinite(alive[:, cols]).sum(1)
+                for e in range(len(t_nll)):
+                    if training[e] == 0:
+                        break
+                    rows.append(
+                        (
+                            s,
+                            e,
+                            float(t_nll[e]),
+                            None if v_nll[e] is None else float(v_nll[e]),
+                            int(training[e]),
+                        )
+                    )
+            self.history_ = pd.DataFrame(
+                rows, columns=["seed", "epoch", "train_nll", "val_nll", "n_training"]
+            )
+            if has_val:
+                best = result.best_val.reshape(n_seeds, n_groups)[kept, np.arange(n_groups)]
+                self.validation_nll_ = float((best * val_counts).sum() / val_counts.sum())
+            else:
+                self.validation_nll_ = None
+        else:
+            rows = []
+            for s in range(n_seeds):
+                for e in range(int(result.n_epochs[s])):
+                    v = result.val_nll[e, s] if has_val else None
+                    rows.append(
+                        (s, e, float(result.train_nll[e, s]), None if v is None else float(v))
+                    )
+            self.history_ = pd.DataFrame(rows, columns=["seed", "epoch", "train_nll", "val_nll"])
+            self.validation_nll_ = float(result.best_val[int(kept[0])]) if has_val else None
+        self.seeds_ = table
+
+    def _new_network(self, n_subjects: int, per_subject: bool | None = None) -> ChoiceRNN:
+        if per_subject is None:
+            per_subject = self.scope == "subject"
         n_in = n_features(self.n_options_, self.inputs, self.uses_outcomes_)
         return ChoiceRNN(
             n_in,
@@ -226,21 +588,20 @@ class GRUModel(ChoiceModel):
             self.cell,
             self.n_layers,
             n_subjects,
-            self.subject_embedding,
+            0 if per_subject else self.subject_embedding,
+            per_subject=per_subject,
         )
 
     # ------------------------------------------------------------------ prediction
-    def logits(self, data: ChoiceData, **options: Any) -> torch.Tensor:
+    def logits(self, data: ChoiceData) -> torch.Tensor:
         """Choice logits (n_sequences, n_trials, n_options), float32, detached, on the CPU.
 
         The logit of trial ``t`` is computed from trials ``< t`` of its sequence only; the
         state restarts at each sequence (subject-session). Subjects the model was not fitted on
-        get the mean subject embedding (when the model has embeddings). Takes no options (the
-        base signature allows them for parametric models' ``params=``).
+        get the mean subject embedding (when the model has embeddings); a per-subject model
+        refuses them.
         """
-        if options:
-            raise TypeError(f"GRUModel.logits takes no options, got {sorted(options)}")
-        self._check_fitted()
+        self.check_fitted()
         self._check_options(data)
         net = self.network_.eval()
         dev = next(net.parameters()).device
@@ -251,6 +612,50 @@ class GRUModel(ChoiceModel):
                 logits, _ = net(prep.x[rows], prep.subject[rows])
                 out.append(logits.cpu())
         return torch.cat(out)
+
+    def hidden_states(self, data: ChoiceData) -> pd.DataFrame:
+        """The network's state on every trial of ``data``, in tidy form.
+
+        The state of trial ``t`` is the one the logits of trial ``t`` are read from: the
+        state after reading trials ``< t`` of the sequence (on the first trial, after the
+        "nothing before" input from the learned initial state). Missed trials are included.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``subject, session, trial, layer, unit, state, value``: one row per trial, layer,
+            unit and state (``"h"``; an LSTM also has its cell state ``"c"``).
+        """
+        self.check_fitted()
+        self._check_options(data)
+        net = self.network_.eval()
+        dev = next(net.parameters()).device
+        prep = self._prepare(data, dev)
+        with torch.no_grad():
+            chunks = [
+                net.states(prep.x[r], prep.subject[r])
+                for r in torch.arange(prep.x.shape[0], device=dev).split(256)
+            ]
+        values, labels = [], []  # one (n_rows, H) array per (layer, state)
+        for layer in range(self.n_layers):
+            parts = [c[layer] for c in chunks]
+            kinds = (
+                [("h", [p[0] for p in parts]), ("c", [p[1] for p in parts])]
+                if (self.cell == "lstm")
+                else [("h", parts)]
+            )
+            for kind, tensors in kinds:
+                values.append(data.trial_values(torch.cat(tensors).cpu()))
+                labels.append((layer, kind))
+        frame = data.to_frame()[["subject", "session", "trial"]]
+        n_rows, n_units, n_kinds = len(frame), self.hidden_size, len(labels)
+        stacked = np.stack(values, 1).astype(np.float64)  # (n_rows, n_kinds, H)
+        out = frame.loc[frame.index.repeat(n_kinds * n_units)].reset_index(drop=True)
+        out["layer"] = np.tile(np.repeat([lab[0] for lab in labels], n_units), n_rows)
+        out["unit"] = np.tile(np.arange(n_units), n_rows * n_kinds)
+        out["state"] = np.tile(np.repeat([lab[1] for lab in labels], n_units), n_rows)
+        out["value"] = stacked.reshape(-1)
+        return out
 
     def agent(
         self,
@@ -268,20 +673,21 @@ class GRUModel(ChoiceModel):
         seed : ignored
             The network is deterministic; :func:`choicernn.simulate` samples the choices.
         params : sequence or pandas.DataFrame, optional
-            With subject embeddings only: the fitted subject each agent takes its embedding
-            from (a sequence of subject labels, or a table with a ``source_subject`` column),
-            used in turn; labels the model was not fitted on get the mean embedding. Default:
-            agent ``i`` is fitted subject ``i % n_subjects``.
+            With subject embeddings or per-subject networks only: the fitted subject each agent
+            takes its embedding (or network) from (a sequence of subject labels, or a table
+            with a ``source_subject`` column), used in turn; with embeddings, labels the model
+            was not fitted on get the mean embedding. Default: agent ``i`` is fitted subject
+            ``i % n_subjects``.
         n_options : int, optional
             Checked against the fitted number of options.
 
         Returns
         -------
         (agent, params)
-            The agent and, with subject embeddings, a table with the ``source_subject`` of
-            every agent (None without embeddings).
+            The agent and, with subject embeddings or per-subject networks, a table with the
+            ``source_subject`` of every agent (None otherwise).
         """
-        self._check_fitted()
+        self.check_fitted()
         if n_options is not None and n_options != self.n_options_:
             raise ValueError(
                 f"{self.name} was fitted with n_options={self.n_options_}, got {n_options}"
@@ -289,7 +695,7 @@ class GRUModel(ChoiceModel):
         if not isinstance(n_agents, int | np.integer) or n_agents < 1:
             raise ValueError(f"n_agents must be a positive integer, got {n_agents!r}")
         index, table = None, None
-        if self.subject_embedding > 0:
+        if self.subject_embedding > 0 or self.scope == "subject":
             if params is None:
                 sources = [self.subjects_[i % len(self.subjects_)] for i in range(n_agents)]
             else:
@@ -303,6 +709,12 @@ class GRUModel(ChoiceModel):
                 sources = [labels[i % len(labels)] for i in range(n_agents)]
             rows = {s: i for i, s in enumerate(self.subjects_)}
             index = torch.tensor([rows.get(s, -1) for s in sources], dtype=torch.long)
+            if self.scope == "subject" and bool((index < 0).any()):
+                unknown = [s for s in sources if s not in rows]
+                raise ValueError(
+                    f"{self.name} has one network per fitted subject; {unknown[:5]} are not "
+                    f"fitted subjects"
+                )
             table = pd.DataFrame({"source_subject": sources})
         elif params is not None:
             raise ValueError(
@@ -323,73 +735,96 @@ class GRUModel(ChoiceModel):
         return agent, table
 
     # ------------------------------------------------------------------ save / load
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the trained network to the directory ``path``: ``config.json`` + ``weights.pt``.
-
-        The weights are a plain ``state_dict`` (no pickled code) and the configuration is JSON;
-        :meth:`load` restores a model that gives identical log-likelihoods. Subject labels must
-        be strings or numbers. Returns the directory.
-        """
-        self._check_fitted()
+    def write_fitted(self, folder: Path) -> dict[str, Any]:
+        """Write ``weights.pt`` (a plain state dict of CPU tensors) and return the fitted state."""
         subjects = [s.item() if isinstance(s, np.generic) else s for s in self.subjects_]
-        bad = [s for s in subjects if not isinstance(s, str | int | float)]
+        bad = [s for s in subjects if isinstance(s, bool) or not isinstance(s, str | int)]
         if bad:
-            raise TypeError(f"subject labels must be str, int or float to be saved; got {bad[:3]}")
-        params = self.get_params()
-        params["device"] = str(params["device"])
-        params["training"] = None if self.training is None else asdict(self.training)
-        config = {
-            "format": _FORMAT,
-            "version": _FORMAT_VERSION,
-            "params": params,
-            "fitted": {
-                "n_options": self.n_options_,
-                "subjects": subjects,
-                "reward_scale": self.reward_scale_,
-                "uses_outcomes": self.uses_outcomes_,
-                "validation_nll": self.validation_nll_,
-            },
+            raise TypeError(f"subject labels must be str or int to be saved; got {bad[:3]}")
+        state = {k: v.detach().cpu().clone() for k, v in self.network_.state_dict().items()}
+        torch.save(state, Path(folder) / "weights.pt")
+        return {
+            "n_options": int(self.n_options_),
+            "subjects": subjects,
+            "reward_scale": float(self.reward_scale_),
+            "uses_outcomes": bool(self.uses_outcomes_),
+            "validation_nll": self.validation_nll_,
+            "history": table_to_json(self.history_),
+            "seeds": table_to_json(self.seeds_),
         }
-        out = Path(path)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(config, indent=2))
-        torch.save({k: v.cpu() for k, v in self.network_.state_dict().items()}, out / "weights.pt")
-        self.history_.to_csv(out / "history.csv", index=False)
-        return out
+
+    def read_fitted(self, folder: Path, fitted: dict[str, Any]) -> None:
+        """Restore the state written by :meth:`write_fitted`, validating every entry."""
+        folder = Path(folder)
+        where = f"{folder / 'model.json'}"
+        k = fitted.get("n_options")
+        if not isinstance(k, int) or isinstance(k, bool) or k < 2:
+            raise ModelFileError(f"{where}: n_options must be an integer >= 2, got {k!r}")
+        subjects = fitted.get("subjects")
+        if not isinstance(subjects, list) or any(
+            isinstance(s, bool) or not isinstance(s, str | int) for s in subjects
+        ):
+            raise ModelFileError(f"{where}: subjects must be a list of str or int labels")
+        scale = fitted.get("reward_scale")
+        if (
+            not isinstance(scale, int | float)
+            or isinstance(scale, bool)
+            or not math.isfinite(scale)
+            or scale <= 0
+        ):
+            raise ModelFileError(
+                f"{where}: reward_scale must be a finite number > 0, got {scale!r}"
+            )
+        uses_outcomes = fitted.get("uses_outcomes")
+        if not isinstance(uses_outcomes, bool):
+            raise ModelFileError(f"{where}: uses_outcomes must be true or false")
+        val = fitted.get("validation_nll")
+        if val is not None and (isinstance(val, bool) or not isinstance(val, int | float)):
+            raise ModelFileError(f"{where}: validation_nll must be a number or null, got {val!r}")
+        file = folder / "weights.pt"
+        if not file.is_file() or file.stat().st_size == 0:
+            raise ModelFileError(f"{file} is missing or empty: the network's weights are lost")
+        try:
+            state = torch.load(file, map_location="cpu", weights_only=True)
+        except Exception as err:  # noqa: BLE001 - any unreadable file is a damaged model
+            raise ModelFileError(f"{file} is not a readable weights file ({err})") from None
+        if not isinstance(state, dict) or not all(
+            isinstance(v, torch.Tensor) for v in state.values()
+        ):
+            raise ModelFileError(f"{file} does not hold a dictionary of tensors")
+        self.n_options_ = k
+        self.subjects_ = list(subjects)
+        self.reward_scale_ = float(scale)
+        self.uses_outcomes_ = uses_outcomes
+        self.validation_nll_ = None if val is None else float(val)
+        net = self._new_network(len(subjects))
+        expected = net.state_dict()
+        wrong = sorted(set(expected) ^ set(state))
+        if wrong:
+            raise ModelFileError(
+                f"{file}: the weights do not match the settings (entries {wrong[:5]} differ)"
+            )
+        for name, value in state.items():
+            if tuple(value.shape) != tuple(expected[name].shape):
+                raise ModelFileError(
+                    f"{file}: weight {name!r} has shape {tuple(value.shape)}, the settings need "
+                    f"{tuple(expected[name].shape)}"
+                )
+            if not torch.isfinite(value).all():
+                raise ModelFileError(f"{file}: weight {name!r} holds NaN or infinite values")
+        net.load_state_dict(state)
+        self.network_ = net.to(resolve_device(self.device)).eval()
+        self.training_ = self.config
+        self.history_ = table_from_json(fitted.get("history"), f"{where} (history)")
+        self.seeds_ = table_from_json(fitted.get("seeds"), f"{where} (seeds)")
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device | None = None) -> GRUModel:
-        """Load a model written by :meth:`save` (weights read with ``weights_only=True``).
+        """Load a network written by ``model.save(path)`` (see :func:`choicernn.load_model`).
 
         ``device`` overrides the saved device setting.
         """
-        folder = Path(path)
-        if not (folder / "config.json").is_file() or not (folder / "weights.pt").is_file():
-            raise FileNotFoundError(
-                f"{folder} does not hold config.json and weights.pt written by GRUModel.save"
-            )
-        config = json.loads((folder / "config.json").read_text())
-        if config.get("format") != _FORMAT or config.get("version") != _FORMAT_VERSION:
-            raise ValueError(
-                f"{folder / 'config.json'} is not a GRUModel config of version {_FORMAT_VERSION}"
-            )
-        params = dict(config["params"])
-        if params["training"] is not None:
-            params["training"] = TrainingConfig(**params["training"])
-        if device is not None:
-            params["device"] = device
-        model = cls(**params)
-        fitted = config["fitted"]
-        model.n_options_ = int(fitted["n_options"])
-        model.subjects_ = list(fitted["subjects"])
-        model.reward_scale_ = float(fitted["reward_scale"])
-        model.uses_outcomes_ = bool(fitted["uses_outcomes"])
-        model.validation_nll_ = fitted["validation_nll"]
-        state = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
-        net = model._new_network(len(model.subjects_))
-        net.load_state_dict(state)
-        model.network_ = net.to(resolve_device(model.device)).eval()
-        history = folder / "history.csv"
-        if history.is_file():
-            model.history_ = pd.read_csv(history)
+        model = load_model(path, device=None if device is None else str(device))
+        if not isinstance(model, cls):
+            raise ModelFileError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
         return model

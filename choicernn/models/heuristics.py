@@ -6,7 +6,6 @@ batched ML/MAP machinery as the Q-learning family, scored through the same inter
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from ..fitting.parameters import Parameter, inverse_temperature, rate, weight
@@ -48,60 +47,47 @@ class WSLS(ParametricModel):
     win_threshold : float
         Rewards above it count as wins (default 0: any positive reward).
     name : str
+    **settings
+        Fitting settings (``method``, ``n_restarts``, ...; see
+        :class:`~choicernn.models.parametric.ParametricModel`).
     """
 
-    def __init__(self, win_threshold: float = 0.0, name: str = "wsls") -> None:
+    def __init__(self, win_threshold: float = 0.0, name: str = "wsls", **settings) -> None:
+        super().__init__(**settings)
         self.win_threshold = win_threshold
         self.name = name
+        self._check_settings()
 
     def parameters(self, n_options: int) -> list[Parameter]:
         return [
             rate("epsilon", "probability of choosing at random instead of win-stay-lose-shift", 0.2)
         ]
 
-    def _prepare(self, batch):
-        prep = super()._prepare(batch)
+    def initial_state(self, theta, n_options):
+        eps = theta["epsilon"]
+        n = eps.shape[0]
+        zeros = torch.zeros(n, 1, dtype=eps.dtype)
+        return {"prev": torch.zeros(n, n_options, dtype=eps.dtype), "win": zeros, "seen": zeros}
+
+    def update(self, state, theta, trial):
+        won = (trial["reward"] > self.win_threshold).to(trial["onehot"].dtype)
+        return {"prev": trial["onehot"], "win": won, "seen": torch.ones_like(state["seen"])}
+
+    def readout(self, state, theta):
+        k = state["prev"].shape[-1]
+        return _wsls_logits(theta["epsilon"], state["prev"], state["win"], state["seen"], k)
+
+    def prepare(self, batch):
+        prep = super().prepare(batch)
         prep["prev"], prep["win"], prep["seen"] = _previous(prep, self.win_threshold)
         return prep
 
-    def _forward(self, theta, prep):
+    def batched_logits(self, theta, prep):
+        """The step declaration's logits, from data-only states computed once per batch."""
         k = prep["onehot"].shape[-1]
         return _wsls_logits(
             theta["epsilon"].unsqueeze(0), prep["prev"], prep["win"], prep["seen"], k
         )
-
-    def _make_agent(self, theta, n_options):
-        return _LastTrialAgent(self, theta, n_options)
-
-
-class _LastTrialAgent:
-    """Agent for WSLS: remembers the previous observed choice and whether it won."""
-
-    def __init__(self, model: WSLS, theta, n_options: int) -> None:
-        self.model, self.theta, self.n_options = model, theta, n_options
-        self.n_agents = int(theta["epsilon"].shape[0])
-        self.start_session()
-
-    def start_session(self) -> None:
-        n, k = self.n_agents, self.n_options
-        self.prev = torch.zeros(n, k, dtype=torch.float64)
-        self.win = torch.zeros(n, 1, dtype=torch.float64)
-        self.seen = torch.zeros(n, 1, dtype=torch.float64)
-
-    def probabilities(self) -> np.ndarray:
-        logits = _wsls_logits(self.theta["epsilon"], self.prev, self.win, self.seen, self.n_options)
-        return torch.softmax(logits, -1).numpy()
-
-    def update(self, choices, rewards, outcomes=None) -> None:
-        c = torch.as_tensor(np.asarray(choices), dtype=torch.long)
-        valid = (c >= 0).unsqueeze(-1)
-        onehot = torch.nn.functional.one_hot(c.clamp(min=0), self.n_options).to(torch.float64)
-        won = torch.as_tensor(
-            np.asarray(rewards, float) > self.model.win_threshold, dtype=torch.float64
-        ).unsqueeze(-1)
-        self.prev = torch.where(valid, onehot, self.prev)
-        self.win = torch.where(valid, won, self.win)
-        self.seen = torch.maximum(self.seen, valid.to(torch.float64))
 
 
 class Bias(ParametricModel):
@@ -110,8 +96,10 @@ class Bias(ParametricModel):
     With all biases at 0 this is chance (log-likelihood ``n_trials * log(1/K)``).
     """
 
-    def __init__(self, name: str = "bias") -> None:
+    def __init__(self, name: str = "bias", **settings) -> None:
+        super().__init__(**settings)
         self.name = name
+        self._check_settings()
 
     def parameters(self, n_options: int) -> list[Parameter]:
         return [
@@ -127,30 +115,18 @@ class Bias(ParametricModel):
             bias.expand_as(like) if bias.dim() == like.dim() else bias.unsqueeze(0).expand_as(like)
         )
 
-    def _forward(self, theta, prep):
+    def initial_state(self, theta, n_options):
+        like = theta["bias_1"]
+        return {"zeros": torch.zeros(like.shape[0], n_options, dtype=like.dtype)}
+
+    def update(self, state, theta, trial):
+        return state
+
+    def readout(self, state, theta):
+        return self._logits_from(theta, state["zeros"])
+
+    def batched_logits(self, theta, prep):
         return self._logits_from(theta, prep["onehot"])
-
-    def _make_agent(self, theta, n_options):
-        return _StaticAgent(
-            self._logits_from(
-                theta, torch.zeros(len(theta["bias_1"]), n_options, dtype=torch.float64)
-            )
-        )
-
-
-class _StaticAgent:
-    def __init__(self, logits: torch.Tensor) -> None:
-        self._p = torch.softmax(logits, -1).numpy()
-        self.n_agents, self.n_options = self._p.shape
-
-    def start_session(self) -> None:
-        pass
-
-    def probabilities(self) -> np.ndarray:
-        return self._p
-
-    def update(self, choices, rewards, outcomes=None) -> None:
-        pass
 
 
 class KalmanFilter(ParametricModel):
@@ -169,6 +145,8 @@ class KalmanFilter(ParametricModel):
     ----------
     decay, decay_center, sigma_obs, sigma_drift, mu0, var0 : float
     name : str
+    **settings
+        Fitting settings (see :class:`~choicernn.models.parametric.ParametricModel`).
     """
 
     def __init__(
@@ -180,7 +158,9 @@ class KalmanFilter(ParametricModel):
         mu0: float = 50.0,
         var0: float = 16.0,
         name: str = "kalman",
+        **settings,
     ) -> None:
+        super().__init__(**settings)
         self.decay = decay
         self.decay_center = decay_center
         self.sigma_obs = sigma_obs
@@ -188,6 +168,7 @@ class KalmanFilter(ParametricModel):
         self.mu0 = mu0
         self.var0 = var0
         self.name = name
+        self._check_settings()
 
     def parameters(self, n_options: int) -> list[Parameter]:
         beta = inverse_temperature("beta", "inverse temperature of the softmax", 0.2)
@@ -203,8 +184,25 @@ class KalmanFilter(ParametricModel):
         var = torch.where(mask > 0, self.decay**2 * var + self.sigma_drift**2, var)
         return mu, var
 
-    def _prepare(self, batch):
-        prep = super()._prepare(batch)
+    def initial_state(self, theta, n_options):
+        beta = theta["beta"]
+        shape = (beta.shape[0], n_options)
+        return {
+            "mu": torch.full(shape, float(self.mu0), dtype=beta.dtype),
+            "var": torch.full(shape, float(self.var0), dtype=beta.dtype),
+        }
+
+    def update(self, state, theta, trial):
+        mu, var = self._step(
+            state["mu"], state["var"], trial["onehot"], trial["mask"], trial["reward"]
+        )
+        return {"mu": mu, "var": var}
+
+    def readout(self, state, theta):
+        return theta["beta"] * (state["mu"] + theta["bonus"] * state["var"].sqrt())
+
+    def prepare(self, batch):
+        prep = super().prepare(batch)
         onehot, mask, reward = prep["onehot"], prep["mask"], prep["reward"]
         mu = torch.full_like(onehot[0], self.mu0)
         var = torch.full_like(onehot[0], self.var0)
@@ -215,33 +213,7 @@ class KalmanFilter(ParametricModel):
         prep["mu"], prep["sd"] = mus, sds
         return prep
 
-    def _forward(self, theta, prep):
+    def batched_logits(self, theta, prep):
+        """The step declaration's logits; the filter depends on the data only, so its means and
+        SDs are computed once per batch."""
         return theta["beta"].unsqueeze(0) * (prep["mu"] + theta["bonus"].unsqueeze(0) * prep["sd"])
-
-    def _make_agent(self, theta, n_options):
-        return _KalmanAgent(self, theta, n_options)
-
-
-class _KalmanAgent:
-    def __init__(self, model: KalmanFilter, theta, n_options: int) -> None:
-        self.model, self.theta, self.n_options = model, theta, n_options
-        self.n_agents = int(theta["beta"].shape[0])
-        self.start_session()
-
-    def start_session(self) -> None:
-        shape = (self.n_agents, self.n_options)
-        self.mu = torch.full(shape, self.model.mu0, dtype=torch.float64)
-        self.var = torch.full(shape, self.model.var0, dtype=torch.float64)
-
-    def probabilities(self) -> np.ndarray:
-        logits = self.theta["beta"] * (self.mu + self.theta["bonus"] * self.var.sqrt())
-        return torch.softmax(logits, -1).numpy()
-
-    def update(self, choices, rewards, outcomes=None) -> None:
-        c = torch.as_tensor(np.asarray(choices), dtype=torch.long)
-        mask = (c >= 0).to(torch.float64).unsqueeze(-1)
-        onehot = (
-            torch.nn.functional.one_hot(c.clamp(min=0), self.n_options).to(torch.float64) * mask
-        )
-        reward = torch.as_tensor(np.asarray(rewards, float)).unsqueeze(-1)
-        self.mu, self.var = self.model._step(self.mu, self.var, onehot, mask, reward)

@@ -1,75 +1,199 @@
-"""Models with a few interpretable parameters per subject, fitted by batched ML or MAP.
+"""Models with a few interpretable parameters per subject, fitted by batched MAP, ML or EM.
 
-A subclass declares its parameters and computes time-major logits from per-sequence parameter
-values; this base class provides fitting (all subjects and restarts as one batch), prediction
-with the fitted parameters, and agents for simulation.
+A new parametric model is one class with four declarations (the public extension hooks):
+
+``parameters(n_options) -> list[Parameter]``
+    Its free parameters: names, bounds, priors, restart ranges (see
+    :mod:`choicernn.fitting.parameters`: :func:`~choicernn.fitting.parameters.rate`,
+    :func:`~choicernn.fitting.parameters.inverse_temperature`,
+    :func:`~choicernn.fitting.parameters.weight`).
+``initial_state(theta, n_options) -> dict``
+    The state at a session start; ``theta`` maps each parameter name to a tensor of shape
+    (n, 1) (one value per sequence or simulated subject); state tensors have shape (n, K) or
+    (n, 1).
+``update(state, theta, trial) -> dict``
+    The state after one trial; ``trial`` holds ``onehot`` (n, K, the observed choice; zeros
+    when missed), ``mask`` (n, 1; 1 when a choice was observed), ``reward`` (n, 1) and, with
+    full-feedback data, ``outcomes`` (n, K). The base class keeps the state of a missed trial
+    unchanged, whatever ``update`` returns.
+``readout(state, theta) -> logits``
+    The choice logits (n, K) of the next trial.
+
+From these, the base class derives the batched likelihood (all subjects x restarts at once, a
+loop over trials), fitting (MAP by default, ML or empirical-Bayes EM), prediction, the agent used
+in simulation (:class:`StepAgent`, the same three functions stepped one trial at a time, so an
+agent cannot drift from its likelihood), saving and loading. A model may override
+:meth:`ParametricModel.batched_logits` with a faster equivalent (the Q-learning family uses a
+linear scan); the contract tests pin it to the step-by-step declaration.
 """
 
 from __future__ import annotations
 
-from abc import abstractmethod
+import warnings
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from ..data import ChoiceData, SequenceBatch
-from ..fitting.bfgs import minimize_batched
 from ..fitting.objective import BatchedObjective
 from ..fitting.parameters import Parameter, parameter_table
-from .base import Agent, ChoiceModel, NotFittedError, resolve_device
+from .base import Capabilities, ChoiceModel, NotFittedError
+from .parametric_fit import FitSettings, fit_parameters
+
+TRIAL_KEYS = ("onehot", "mask", "reward", "outcomes")
 
 
-def show_progress(progress: bool | None) -> bool:
-    """``None`` means: show progress bars when standard error is a terminal."""
-    if progress is None:
-        import sys
-
-        return sys.stderr.isatty()
-    return bool(progress)
+class FitWarning(UserWarning):
+    """A fit finished but its result is suspect (unconverged subjects, parameters at a bound)."""
 
 
 class ParametricModel(ChoiceModel):
-    """Base of per-subject parametric models (Q-learning family and heuristics).
+    """Base of per-subject parametric models (Q-learning family, heuristics, your own).
+
+    Parameters
+    ----------
+    method : {"map", "mle", "em"}
+        ``"map"`` (default): maximum a posteriori under each parameter's prior (``priors`` or
+        the documented defaults, :meth:`parameter_table`), which keeps subjects with few
+        trials from overfitting. ``"mle"``: maximum likelihood. ``"em"``: empirical Bayes by
+        expectation-maximisation over a Gaussian population prior on the unconstrained
+        parameters (Huys et al. 2011); sets ``population_`` and ``em_history_``.
+    n_restarts : int
+        Starting points per subject (restart 0 from each parameter's default value, the others
+        drawn from its initial range with the fit's seed); the best is kept.
+    priors : dict, optional
+        Replace default priors for MAP: parameter name -> ``torch.distributions`` object over
+        the parameter's own scale.
+    max_iter : int
+        Most BFGS iterations per fit (per EM iteration with ``"em"``).
+    device : {"auto", "cpu", "cuda"}
+        Where to fit (``"auto"``: CUDA when present).
+    dtype : {"float64", "float32"}
+        Float type of the computation.
+    em_iterations, em_tol : int, float
+        EM only: most iterations, and the largest change of a population mean or SD (on the
+        unconstrained scale) at which EM stops.
 
     Fitted attributes
     -----------------
     params_ : pandas.DataFrame
         ``subject`` and one column per parameter.
     results_ : pandas.DataFrame
-        ``subject, model, <parameters>, nll, n_trials, n_params, aic, bic, converged, n_iter``
-        (``n_trials`` counts observed choices; with ``method="map"`` also ``log_prior``).
+        ``subject, model, <parameters>, nll, n_trials, n_params, aic, bic, converged, n_iter,
+        at_bound`` (``n_trials`` counts observed choices; with MAP or EM also ``log_prior``).
     n_options_ : int
     """
 
+    def __init__(
+        self,
+        *,
+        method: Literal["map", "mle", "em"] = "map",
+        n_restarts: int = 10,
+        priors: dict[str, torch.distributions.Distribution] | None = None,
+        max_iter: int = 150,
+        device: str = "auto",
+        dtype: str = "float64",
+        em_iterations: int = 50,
+        em_tol: float = 1e-3,
+    ) -> None:
+        self.method = method
+        self.n_restarts = n_restarts
+        self.priors = priors
+        self.max_iter = max_iter
+        self.device = device
+        self.dtype = dtype
+        self.em_iterations = em_iterations
+        self.em_tol = em_tol
+
+    def _check_settings(self) -> None:
+        self.fit_settings()
+
+    def fit_settings(self) -> FitSettings:
+        """The fitting settings, validated (errors name the setting)."""
+        return FitSettings(
+            self.method,
+            self.n_restarts,
+            self.priors,
+            self.max_iter,
+            self.device,
+            self.dtype,
+            self.em_iterations,
+            self.em_tol,
+        )
+
     # --------------------------------------------------------------- to implement
-    @abstractmethod
     def parameters(self, n_options: int) -> list[Parameter]:
         """The free parameters for a task with ``n_options`` options."""
+        raise NotImplementedError(f"{type(self).__name__} must declare parameters(n_options)")
 
-    @abstractmethod
-    def _forward(
-        self, theta: dict[str, torch.Tensor], prep: dict[str, torch.Tensor]
-    ) -> torch.Tensor:
-        """Time-major logits (n_trials, n_sequences, K); ``theta`` values have shape (n_sequences, 1)."""
+    def initial_state(
+        self, theta: dict[str, torch.Tensor], n_options: int
+    ) -> dict[str, torch.Tensor]:
+        """State at a session start (see the module docstring)."""
+        raise NotImplementedError(f"{type(self).__name__} must declare initial_state")
 
-    @abstractmethod
-    def _make_agent(self, theta: dict[str, torch.Tensor], n_options: int) -> Agent:
-        """An agent whose i-th simulated subject has the values ``theta[name][i]``."""
+    def update(
+        self,
+        state: dict[str, torch.Tensor],
+        theta: dict[str, torch.Tensor],
+        trial: dict[str, torch.Tensor],
+    ) -> dict[str, torch.Tensor]:
+        """State after one trial (see the module docstring)."""
+        raise NotImplementedError(f"{type(self).__name__} must declare update")
 
-    def _prepare(self, batch: SequenceBatch) -> dict[str, torch.Tensor]:
-        """Time-major data tensors shared by all parametric models."""
+    def readout(self, state: dict[str, torch.Tensor], theta: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Choice logits (n, K) from the state (see the module docstring)."""
+        raise NotImplementedError(f"{type(self).__name__} must declare readout")
+
+    # --------------------------------------------------------------- derived computation
+    def prepare(self, batch: SequenceBatch) -> dict[str, torch.Tensor]:
+        """Time-major data tensors of a batch: ``onehot`` (T, n, K), ``mask`` and ``reward``
+        (T, n, 1), ``outcomes`` (T, n, K) with full-feedback data, ``choice_index`` (T, n, 1).
+
+        A model may add data-only tensors (computed once per batch, not per evaluation).
+        """
         mask = batch.mask.T.unsqueeze(-1)
         dtype = batch.rewards.dtype
-        return {
+        prep = {
             "choice_index": batch.choices.T.clamp(min=0).unsqueeze(-1).contiguous(),
             "mask": mask.to(dtype).contiguous(),
             "onehot": batch.onehot().transpose(0, 1).contiguous(),
             "reward": batch.rewards.T.unsqueeze(-1).contiguous(),
-            "n_options": torch.tensor(batch.n_options),
         }
+        if batch.outcomes is not None:
+            prep["outcomes"] = batch.outcomes.transpose(0, 1).to(dtype).contiguous()
+        return prep
+
+    def step(
+        self,
+        state: dict[str, torch.Tensor],
+        theta: dict[str, torch.Tensor],
+        trial: dict[str, torch.Tensor],
+    ) -> dict[str, torch.Tensor]:
+        """:meth:`update`, with the state of sequences whose trial was missed left unchanged."""
+        new = self.update(state, theta, trial)
+        observed = trial["mask"] > 0
+        return {k: torch.where(observed, v, state[k]) if k in state else v for k, v in new.items()}
+
+    def batched_logits(
+        self, theta: dict[str, torch.Tensor], prepared: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """Time-major logits (T, n, K) for parameter values ``theta`` (name -> (n, 1)).
+
+        The default steps :meth:`initial_state`, :meth:`update` and :meth:`readout` through the
+        trials; override with a faster equivalent if you have one.
+        """
+        n_t, _, k = prepared["onehot"].shape
+        state = self.initial_state(theta, k)
+        out = []
+        for t in range(n_t):
+            out.append(self.readout(state, theta))
+            if t + 1 < n_t:
+                trial = {key: prepared[key][t] for key in TRIAL_KEYS if key in prepared}
+                state = self.step(state, theta, trial)
+        return torch.stack(out)
 
     # --------------------------------------------------------------- description
     def parameter_table(self, n_options: int = 2) -> pd.DataFrame:
@@ -80,212 +204,50 @@ class ParametricModel(ChoiceModel):
     def parameter_names(self) -> list[str]:
         return [p.name for p in self.parameters(getattr(self, "n_options_", 2))]
 
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            per_subject_parameters=True,
+            subject_specific=True,
+            in_sample_table=True,
+            parameter_table=True,
+        )
+
+    def in_sample_table(self) -> pd.DataFrame | None:
+        """``results_`` (per subject: NLL, AIC, BIC, parameters, convergence) once fitted."""
+        return getattr(self, "results_", None)
+
     # --------------------------------------------------------------- fitting
-    def fit(
-        self,
-        data: ChoiceData,
-        *,
-        method: Literal["mle", "map", "em"] = "mle",
-        n_restarts: int = 10,
-        seed: int | None = 0,
-        priors: dict[str, torch.distributions.Distribution] | None = None,
-        device: str | torch.device = "auto",
-        dtype: torch.dtype = torch.float64,
-        max_iter: int = 150,
-        progress: bool | None = None,
-        em_iterations: int = 50,
-        em_tol: float = 1e-3,
-    ) -> ParametricModel:
-        """Fit every subject by maximum likelihood, MAP, or hierarchically (empirical Bayes).
+    def fit(self, data: ChoiceData, *, seed: int | None = None) -> ParametricModel:
+        """Fit every subject with this model's settings (MAP by default); returns ``self``.
 
         All subjects and ``n_restarts`` starting points are optimised together as one batch
         (batched BFGS on the unconstrained parameters); the best restart per subject is kept.
-        Restart 0 starts from each parameter's default value, the others from values drawn from
-        each parameter's initial range with ``seed``.
 
-        Parameters
-        ----------
-        data : ChoiceData
-        method : {"mle", "map", "em"}
-            ``"mle"``: maximum likelihood. ``"map"``: maximum a posteriori under each parameter's
-            prior (``priors`` or the defaults). ``"em"``: empirical Bayes by expectation-
-            maximisation over a Gaussian population prior on the unconstrained parameters (Huys
-            et al. 2011); sets ``population_`` (mean and SD per parameter) and ``em_history_``.
-        n_restarts : int
-        seed : int or None
-        priors : dict, optional
-            Replace default priors for MAP (name -> ``torch.distributions`` object over the
-            parameter's own scale). See :meth:`parameter_table` for the defaults.
-        device : {"auto", "cpu", "cuda"} or torch.device
-        dtype : torch.dtype
-            Float type of the computation (float64 by default).
-        max_iter : int
-        progress : bool or None
-            Show a progress bar (default: when standard error is a terminal).
-        em_iterations, em_tol : int, float
-            EM only: most iterations, and the largest change of a population mean or SD (on the
-            unconstrained scale) at which EM stops.
-
-        Returns
-        -------
-        self
+        Warns (:class:`FitWarning`) when subjects did not converge or a parameter ended at a
+        bound; ``results_`` flags them (``converged``, ``at_bound``).
         """
         if not isinstance(data, ChoiceData):
             raise TypeError(f"fit expects a ChoiceData, got {type(data).__name__}")
-        if method not in ("mle", "map", "em"):
-            raise ValueError(f"method must be 'mle', 'map' or 'em', got {method!r}")
-        if n_restarts < 1:
-            raise ValueError(f"n_restarts must be >= 1, got {n_restarts}")
+        settings = self.fit_settings()
         params = self.parameters(data.n_options)
-        unknown = set(priors or {}) - {p.name for p in params}
-        if unknown:
-            raise ValueError(
-                f"priors given for unknown parameters {sorted(unknown)}; this model "
-                f"has {[p.name for p in params]}"
-            )
-        dev = resolve_device(device)
-        penalty = None
-        if method == "map":
-            priors = priors or {}
-
-            def penalty(x, values):
-                lp = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
-                for p in params:
-                    dist = priors.get(p.name, p.prior)
-                    lp = lp + _log_prob(p, dist, values[p.name])
-                return -lp
-
-        x0 = self._initial_points(params, data.n_subjects, n_restarts, seed).to(dev, dtype)
-        if method == "em":
-            result = self._fit_em(
-                data, params, x0, dev, dtype, max_iter, progress, em_iterations, em_tol
-            )
-        else:
-            result = self._optimise(data, params, x0, penalty, dev, dtype, max_iter, progress)
-        self._store(data, params, result, method, priors)
+        fitted = fit_parameters(self, params, data, settings, seed)
+        self._store(data, params, fitted, settings)
         return self
 
-    def _initial_points(
-        self, params: list[Parameter], n_subjects: int, n_restarts: int, seed
-    ) -> torch.Tensor:
-        rng = np.random.default_rng(seed)
-        values = np.empty((n_restarts, n_subjects, len(params)))
-        for j, p in enumerate(params):
-            values[0, :, j] = p.start
-            if n_restarts > 1:
-                values[1:, :, j] = p.draw((n_restarts - 1) * n_subjects, rng).reshape(
-                    n_restarts - 1, n_subjects
-                )
-        x = torch.stack([p.to_unconstrained(values[..., j]) for j, p in enumerate(params)], -1)
-        return x.reshape(n_restarts * n_subjects, len(params))
-
-    def _objective(self, data, params, n_restarts, penalty, dev, dtype) -> BatchedObjective:
+    def objective(
+        self, data: ChoiceData, params: list[Parameter], n_restarts: int, penalty, device, dtype
+    ) -> BatchedObjective:
         """The batched objective over ``n_restarts`` copies of every subject's sequences."""
-        batch = data.tensors(dev, dtype)
+        batch = data.tensors(device, dtype)
         rep = batch.repeat(n_restarts)
-        copy = torch.arange(n_restarts, device=dev).repeat_interleave(batch.n_sequences)
+        copy = torch.arange(n_restarts, device=device).repeat_interleave(batch.n_sequences)
         seq_problem = copy * data.n_subjects + rep.subject_index
         return BatchedObjective(
             self, params, rep, seq_problem, n_restarts * data.n_subjects, penalty
         )
 
-    def _optimise(self, data, params, x0, penalty, dev, dtype, max_iter, progress, label=""):
-        n_subjects = data.n_subjects
-        n_restarts = x0.shape[0] // n_subjects
-        objective = self._objective(data, params, n_restarts, penalty, dev, dtype)
-        bar = tqdm(
-            total=max_iter,
-            desc=f"fit {self.name}{label}",
-            disable=not show_progress(progress),
-            leave=False,
-        )
-
-        def report(it, n_active):
-            bar.n = it
-            bar.set_postfix(active=n_active, refresh=True)
-
-        try:
-            result = minimize_batched(objective, x0, max_iter=max_iter, progress=report)
-        finally:
-            bar.close()
-        # Pure NLL at the solution of every problem (the objective may include a penalty).
-        objective._rebuild(torch.arange(x0.shape[0], device=dev))
-        with torch.no_grad():
-            nll = objective.nll(result.x)
-        result.nll = nll.reshape(n_restarts, n_subjects)
-        return result
-
-    @staticmethod
-    def _best_restart(result, n_subjects):
-        n_restarts = result.x.shape[0] // n_subjects
-        best = result.fun.reshape(n_restarts, n_subjects).argmin(0)
-        return result.x.reshape(n_restarts, n_subjects, -1)[
-            best, torch.arange(n_subjects, device=best.device)
-        ]
-
-    def _fit_em(self, data, params, x0, dev, dtype, max_iter, progress, em_iterations, em_tol):
-        """Empirical Bayes (Huys et al. 2011): EM over a Gaussian prior on the unconstrained scale.
-
-        E-step: each subject's MAP estimate under the current population prior and a Laplace
-        approximation of its posterior (inverse Hessian by central differences of the batched
-        gradient). M-step: population mean and variance from the estimates and posterior
-        variances. Stops when no mean or SD moves by more than ``em_tol``.
-        """
-        n_subjects, n_p = data.n_subjects, len(params)
-        mu = torch.zeros(n_p, device=dev, dtype=dtype)
-        var = torch.full((n_p,), 4.0, device=dev, dtype=dtype)
-        history = []
-        x_start = x0
-        for it in range(em_iterations):
-            m, v = mu.clone(), var.clone()
-
-            def penalty(x, values, m=m, v=v):
-                return 0.5 * (((x - m) ** 2) / v + torch.log(2 * torch.pi * v)).sum(1)
-
-            result = self._optimise(
-                data, params, x_start, penalty, dev, dtype, max_iter, progress, f" (EM {it + 1})"
-            )
-            x_hat = self._best_restart(result, n_subjects)
-            objective = self._objective(data, params, 1, penalty, dev, dtype)
-            idx = torch.arange(n_subjects, device=dev)
-            h = 1e-4
-            hess = torch.empty(n_subjects, n_p, n_p, device=dev, dtype=dtype)
-            for j in range(n_p):
-                step = torch.zeros(n_p, device=dev, dtype=dtype)
-                step[j] = h
-                g_plus = objective(x_hat + step, idx)[1]
-                g_minus = objective(x_hat - step, idx)[1]
-                hess[:, :, j] = (g_plus - g_minus) / (2 * h)
-            hess = 0.5 * (hess + hess.transpose(1, 2)) + 1e-8 * torch.eye(
-                n_p, device=dev, dtype=dtype
-            )
-            post_var = torch.linalg.inv(hess).diagonal(dim1=1, dim2=2).clamp(min=1e-8)
-            mu = x_hat.mean(0)
-            var = ((x_hat**2 + post_var).mean(0) - mu**2).clamp(min=1e-4)
-            change = max(float((mu - m).abs().max()), float((var.sqrt() - v.sqrt()).abs().max()))
-            history.append(
-                {
-                    "iteration": it + 1,
-                    "change": change,
-                    **{f"mean_{p.name}": float(mu[k]) for k, p in enumerate(params)},
-                }
-            )
-            x_start = x_hat
-            if change < em_tol:
-                break
-        self.population_ = pd.DataFrame(
-            {
-                "parameter": [p.name for p in params],
-                "mean_unconstrained": mu.cpu().numpy(),
-                "sd_unconstrained": var.sqrt().cpu().numpy(),
-                "median_value": [float(p.to_value(mu[k].cpu())) for k, p in enumerate(params)],
-            }
-        )
-        self.em_history_ = pd.DataFrame(history)
-        self.em_converged_ = bool(history and history[-1]["change"] < em_tol)
-        return result
-
-    def _store(self, data, params, result, method, priors) -> None:
+    def _store(self, data, params, fitted, settings: FitSettings) -> None:
+        result, extra = fitted
         n_subjects = data.n_subjects
         n_restarts = result.x.shape[0] // n_subjects
         fun = result.fun.reshape(n_restarts, n_subjects)
@@ -311,24 +273,30 @@ class ParametricModel(ChoiceModel):
         table["n_params"] = k
         table["aic"] = 2 * nll + 2 * k
         table["bic"] = 2 * nll + k * np.log(n_trials)
-        if method in ("map", "em"):
+        if settings.method in ("map", "em"):
             table["log_prior"] = -(fun[best, cols].cpu().numpy() - nll)
-        table["converged"] = converged
+        table["converged"] = converged.astype(bool)
         table["n_iter"] = n_iter
+        table["at_bound"] = _at_bound(params, values)
         self.results_ = table
-        self.method_ = method
-        self.priors_ = dict(priors or {})
+        self.method_ = settings.method
         self.restart_nll_ = pd.DataFrame(
             result.nll.cpu().numpy().T,
             index=pd.Index(data.subjects, name="subject"),
             columns=[f"restart_{r}" for r in range(n_restarts)],
         )
+        for key, value in extra.items():
+            setattr(self, key, value)
+        _warn_suspect(self.name, table, settings.method)
 
     # --------------------------------------------------------------- prediction
+    def is_fitted(self) -> bool:
+        return hasattr(self, "params_")
+
     def _check_fitted(self) -> None:
-        if not hasattr(self, "params_"):
+        if not self.is_fitted():
             raise NotFittedError(
-                f"{self.name} is not fitted yet: call fit(data) first, or pass "
+                f"{self.name} is not fitted yet: call fit first (model.fit(data)), or pass "
                 f"params= to simulate/agent."
             )
 
@@ -360,8 +328,8 @@ class ParametricModel(ChoiceModel):
             self._check_options(data)
         theta = self.theta_for(data, params)
         with torch.no_grad():
-            prep = self._prepare(data.tensors())
-            return self._forward(theta, prep).transpose(0, 1).contiguous()
+            prep = self.prepare(data.tensors())
+            return self.batched_logits(theta, prep).transpose(0, 1).contiguous()
 
     # --------------------------------------------------------------- simulation
     def agent(
@@ -378,51 +346,92 @@ class ParametricModel(ChoiceModel):
         -------
         (agent, params) : the agent and a DataFrame of its per-agent parameter values.
         """
-        fitted_k = getattr(self, "n_options_", None)
-        if (
-            fitted_k is not None
-            and n_options is not None
-            and n_options != fitted_k
-            and params is None
-        ):
-            raise ValueError(
-                f"{self.name} was fitted with n_options={fitted_k} but the task has {n_options} "
-                f"options; simulate it in a task with {fitted_k} options, or pass params=."
-            )
-        k = n_options or fitted_k
-        if k is None:
-            raise ValueError("n_options is needed for an unfitted model")
+        from .parametric_agent import StepAgent, agent_parameters
+
+        table, k = agent_parameters(self, n_agents, seed, params, n_options)
         names = [p.name for p in self.parameters(k)]
-        if isinstance(params, dict):
-            unknown = set(params) - set(names)
-            missing = set(names) - set(params)
-            if unknown or missing:
-                raise ValueError(
-                    f"params for {self.name} must give exactly {names}; unknown "
-                    f"{sorted(unknown)}, missing {sorted(missing)}"
-                )
-            table = pd.DataFrame({n: np.full(n_agents, float(params[n])) for n in names})
-        elif isinstance(params, pd.DataFrame):
-            missing = set(names) - set(params.columns)
-            if missing:
-                raise ValueError(f"params table lacks columns {sorted(missing)}")
-            rows = np.arange(n_agents) % len(params)
-            table = params.iloc[rows][names].reset_index(drop=True)
-            if "subject" in params.columns:
-                table.insert(0, "source_subject", params["subject"].to_numpy()[rows])
-        elif hasattr(self, "params_"):
-            rows = np.arange(n_agents) % len(self.params_)
-            table = self.params_.iloc[rows][names].reset_index(drop=True)
-            table.insert(0, "source_subject", self.params_["subject"].to_numpy()[rows])
-        else:
-            rng = np.random.default_rng(seed)
-            table = pd.DataFrame({p.name: p.draw(n_agents, rng) for p in self.parameters(k)})
         theta = {n: torch.tensor(table[n].to_numpy(dtype=float)).unsqueeze(-1) for n in names}
-        return self._make_agent(theta, k), table
+        return StepAgent(self, theta, k), table
+
+    # --------------------------------------------------------------- saving
+    def write_fitted(self, folder) -> dict[str, Any]:
+        from .persistence import table_to_json
+
+        return {
+            "n_options": int(self.n_options_),
+            "method": self.method_,
+            "params": table_to_json(self.params_),
+            "results": table_to_json(self.results_),
+        }
+
+    def read_fitted(self, folder, fitted: dict[str, Any]) -> None:
+        from .persistence import ModelFileError, table_from_json
+
+        where = f"{folder}/model.json"
+        k = fitted.get("n_options")
+        if not isinstance(k, int) or isinstance(k, bool) or k < 2:
+            raise ModelFileError(f"{where}: n_options must be an integer >= 2, got {k!r}")
+        params = table_from_json(fitted.get("params"), f"{where} (params)")
+        names = [p.name for p in self.parameters(k)]
+        if list(params.columns) != ["subject", *names]:
+            raise ModelFileError(
+                f"{where}: the parameter table has columns {list(params.columns)}, but "
+                f"{self.name} has {['subject', *names]}; the file belongs to another model"
+            )
+        for p in self.parameters(k):
+            values = pd.to_numeric(params[p.name], errors="coerce").to_numpy(dtype=float)
+            bad = ~np.isfinite(values) | (values < p.lower) | (values > p.upper)
+            if bad.any():
+                raise ModelFileError(
+                    f"{where}: parameter {p.name!r} of subject "
+                    f"{params['subject'].iloc[int(np.flatnonzero(bad)[0])]!r} is "
+                    f"{values[bad][0]!r}, outside ({p.lower}, {p.upper}) or not a number"
+                )
+            params[p.name] = values
+        if params["subject"].duplicated().any():
+            raise ModelFileError(f"{where}: repeated subjects in the parameter table")
+        self.n_options_ = k
+        self.params_ = params
+        self.results_ = table_from_json(fitted.get("results"), f"{where} (results)")
+        self.method_ = str(fitted.get("method", self.method))
 
 
-def _log_prob(param: Parameter, dist, value: torch.Tensor) -> torch.Tensor:
-    """Log prior density at ``value`` (evaluated on the CPU, where the distributions live)."""
-    span = param.upper - param.lower
-    inside = value.clamp(param.lower + 1e-9 * span, param.upper - 1e-9 * span)
-    return dist.log_prob(inside.cpu()).to(device=value.device, dtype=value.dtype)
+def _at_bound(params: list[Parameter], values: dict[str, np.ndarray]) -> list[str]:
+    """Per subject, the parameters within 0.1% of the range of a bound (``;``-separated)."""
+    n = len(next(iter(values.values()))) if values else 0
+    flags: list[list[str]] = [[] for _ in range(n)]
+    for p in params:
+        span = p.upper - p.lower
+        v = values[p.name]
+        near = (v - p.lower < 1e-3 * span) | (p.upper - v < 1e-3 * span)
+        for i in np.flatnonzero(near):
+            flags[i].append(p.name)
+    return [";".join(f) for f in flags]
+
+
+def _warn_suspect(name: str, table: pd.DataFrame, method: str) -> None:
+    unconverged = table.loc[~table["converged"], "subject"].tolist()
+    bounded = table.loc[table["at_bound"] != "", ["subject", "at_bound"]]
+    parts = []
+    if unconverged:
+        parts.append(
+            f"{len(unconverged)} subject(s) did not converge ({_few(unconverged)}; raise max_iter)"
+        )
+    if len(bounded):
+        which = sorted({p for flags in bounded["at_bound"] for p in flags.split(";")})
+        parts.append(
+            f"{len(bounded)} subject(s) have parameters at a bound ({', '.join(which)}; "
+            f"subjects {_few(bounded['subject'].tolist())}"
+            + ("; method='map' keeps them inside)" if method == "mle" else ")")
+        )
+    if parts:
+        warnings.warn(
+            f"{name}: " + "; ".join(parts) + ". See results_['converged'] and results_['at_bound'].",
+            FitWarning,
+            stacklevel=4,
+        )
+
+
+def _few(labels: list) -> str:
+    shown = ", ".join(repr(x) for x in labels[:5])
+    return shown + (f" and {len(labels) - 5} more" if len(labels) > 5 else "")

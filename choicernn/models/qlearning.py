@@ -15,6 +15,22 @@ and choices follow ``softmax(beta * Q + persev * P + beta_ck * CK + bias)`` wher
 temperature is fixed at 1 and ``rho`` scales rewards instead (the two are otherwise confounded).
 Missed trials neither count nor update anything (no forgetting either).
 
+Components of hBayesDM's bandit and reversal models (see ``fits/README_hbayesdm_models.md``)::
+
+    reward_punishment:  alpha_t = alpha_rew if r > 0 else alpha_pun    (prl_rp: by the outcome's sign)
+    gain_loss:          r_eff = rho_gain * max(r, 0) + rho_loss * min(r, 0), beta fixed at 1
+    counterfactual:     Q[u] += alpha_t * (-r_eff - Q[u])   for every unchosen u   (prl_fictitious)
+    full_feedback:      Q[k] += alpha_t * (o_k - Q[k])      for every option k, o_k its shown outcome
+    lapse:              p = (1 - epsilon) * softmax(logits) + epsilon / K   (logits returned: log p)
+
+With ``counterfactual`` and ``dual_alpha`` both updates take the rate of the chosen option's
+prediction error sign (as hBayesDM's ``prl_fictitious_rp``); with ``full_feedback`` and
+``dual_alpha`` each option takes the rate of its own error's sign. ``counterfactual`` is the
+two-option rule of hBayesDM (in a K-option task every unchosen option moves toward ``-r``);
+``full_feedback`` needs data with every option's outcome (``outcomes=`` columns). A simulated
+full-feedback agent learns from every option's payoff whatever the task's ``feedback`` says: it is
+a model of a full-feedback task.
+
 Given the choices and rewards, each update is linear in the state, ``h[t+1] = a[t] * h[t] + b[t]``,
 so the batched likelihood runs :func:`~choicernn.fitting.scan.linear_scan` with a hand-written
 backward pass; the sign-dependent learning rates are selected in a first pass without gradient.
@@ -25,14 +41,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
+from torch import distributions as D
 
 from ..fitting.parameters import Parameter, inverse_temperature, rate, weight
 from ..fitting.scan import linear_scan
 from .parametric import ParametricModel
+from .persistence import register_setting_type
 
 
+def lapse_rate() -> Parameter:
+    """The lapse rate ``epsilon`` in (0, 1), Beta(1.1, 1.1) prior, restarts in (0.01, 0.3)."""
+    prior = D.Beta(torch.tensor(1.1, dtype=torch.float64), torch.tensor(1.1, dtype=torch.float64))
+    return Parameter(
+        "epsilon", 0.0, 1.0, prior, (0.01, 0.3, "linear"),
+        "lapse rate: probability of a uniformly random choice", 0.05,
+    )
+
+
+@register_setting_type
 @dataclass(frozen=True)
 class QComponents:
     """Which components a Q-learning model has. Combine freely to declare a new variant.
@@ -51,6 +78,22 @@ class QComponents:
         Rewards scaled by ``rho``; the inverse temperature is then fixed at 1.
     side_bias : bool
         Fixed preferences ``bias_1 .. bias_{K-1}`` relative to option 0.
+    lapse : bool
+        Lapses: with probability ``epsilon`` the choice is uniform over the K options.
+    counterfactual : bool
+        Unchosen options move toward minus the obtained (scaled) reward at the chosen option's
+        learning rate (hBayesDM ``prl_fictitious``, Glascher et al. 2009). Not with
+        ``forgetting`` or ``full_feedback``.
+    full_feedback : bool
+        Every option moves toward its own shown outcome (data with ``outcomes=`` columns).
+        Not with ``forgetting`` or ``counterfactual``.
+    reward_punishment : bool
+        Learning rate ``alpha_rew`` after a reward (r > 0) and ``alpha_pun`` otherwise (r <= 0)
+        (hBayesDM ``prl_rp``). Not with ``dual_alpha``.
+    gain_loss : bool
+        Separate sensitivities ``rho_gain`` (r > 0) and ``rho_loss`` (r < 0) scale rewards; the
+        inverse temperature is fixed at 1 (hBayesDM ``bandit4arm_4par``'s R and P, applied to
+        one net reward). Not with ``reward_sensitivity``.
     """
 
     dual_alpha: bool = False
@@ -59,6 +102,33 @@ class QComponents:
     choice_kernel: bool = False
     reward_sensitivity: bool = False
     side_bias: bool = False
+    lapse: bool = False
+    counterfactual: bool = False
+    full_feedback: bool = False
+    reward_punishment: bool = False
+    gain_loss: bool = False
+
+    def __post_init__(self) -> None:
+        for f in self.__dataclass_fields__:
+            if not isinstance(getattr(self, f), bool):
+                raise TypeError(f"QComponents.{f} must be True or False, got {getattr(self, f)!r}")
+        clashes = [
+            ("dual_alpha", "reward_punishment"),
+            ("reward_sensitivity", "gain_loss"),
+            ("forgetting", "counterfactual"),
+            ("forgetting", "full_feedback"),
+            ("counterfactual", "full_feedback"),
+        ]
+        for a, b in clashes:
+            if getattr(self, a) and getattr(self, b):
+                raise ValueError(f"QComponents: {a} and {b} cannot be combined; choose one")
+
+    @property
+    def extended(self) -> bool:
+        """Whether a component beyond the original seven presets' set is on."""
+        return (
+            self.counterfactual or self.full_feedback or self.reward_punishment or self.gain_loss
+        )
 
 
 PRESETS: dict[str, QComponents] = {
@@ -71,6 +141,12 @@ PRESETS: dict[str, QComponents] = {
     "full": QComponents(
         dual_alpha=True, forgetting=True, perseveration=True, choice_kernel=True, side_bias=True
     ),
+    # hBayesDM's reversal-learning models (fits/README_hbayesdm_models.md)
+    "fictitious": QComponents(counterfactual=True, side_bias=True),
+    "fictitious_woa": QComponents(counterfactual=True),
+    "fictitious_rp": QComponents(counterfactual=True, dual_alpha=True, side_bias=True),
+    "reward_punishment": QComponents(reward_punishment=True),
+    "gain_loss": QComponents(reward_punishment=True, gain_loss=True),
 }
 
 
@@ -84,24 +160,43 @@ class QLearning(ParametricModel):
         ``"forgetting"`` (alpha, phi, beta), ``"rw_persev"`` (alpha, beta, persev),
         ``"choice_kernel"`` (alpha, beta, alpha_ck, beta_ck), ``"reward_sensitivity"``
         (alpha, rho), ``"full"`` (dual learning rates, forgetting, perseveration, choice kernel,
-        side bias), or a :class:`QComponents` for a custom variant.
+        side bias), ``"fictitious"`` (alpha, beta, bias_1..: counterfactual update, hBayesDM
+        ``prl_fictitious`` with its indecision point as a side bias), ``"fictitious_woa"`` (alpha,
+        beta), ``"fictitious_rp"`` (alpha_pos, alpha_neg, beta, bias_1..),
+        ``"reward_punishment"`` (alpha_rew, alpha_pun, beta; ``prl_rp``), ``"gain_loss"``
+        (alpha_rew, alpha_pun, rho_gain, rho_loss), or a :class:`QComponents` for a custom
+        variant (e.g. ``QComponents(lapse=True)`` adds a lapse rate ``epsilon``).
     q0 : float
         Initial value of every option at each session start (default 0).
     name : str, optional
         Label in result tables (default: the preset name).
+    **settings
+        Fitting settings of every parametric model: ``method`` (``"map"`` by default,
+        ``"mle"``, ``"em"``), ``n_restarts``, ``priors``, ``max_iter``, ``device``, ``dtype``,
+        ``em_iterations``, ``em_tol``; see :class:`~choicernn.models.parametric.ParametricModel`.
 
     Examples
     --------
-    >>> model = cr.QLearning("rw").fit(data, seed=0)        # doctest: +SKIP
-    >>> model.params_                                       # doctest: +SKIP
+    >>> model = cr.QLearning("rw", method="map").fit(data, seed=0)   # doctest: +SKIP
+    >>> model.params_                                               # doctest: +SKIP
     """
 
     def __init__(
-        self, preset: str | QComponents = "rw", q0: float = 0.0, name: str | None = None
+        self,
+        preset: str | QComponents = "rw",
+        q0: float = 0.0,
+        name: str | None = None,
+        **settings,
     ) -> None:
+        super().__init__(**settings)
         self.preset = preset
         self.q0 = q0
         self.name = name
+        self._check_settings()
+
+    def _check_settings(self) -> None:
+        super()._check_settings()
+        preset = self.preset
         if isinstance(preset, str):
             if preset not in PRESETS:
                 raise ValueError(
@@ -115,11 +210,12 @@ class QLearning(ParametricModel):
             raise TypeError(
                 f"preset must be a preset name or QComponents, got {type(preset).__name__}"
             )
-        if name is None:
+        if isinstance(self.q0, bool) or not isinstance(self.q0, int | float) or self.q0 != self.q0:
+            raise ValueError(f"q0 must be a finite number, got {self.q0!r}")
+        if abs(float(self.q0)) == float("inf"):
+            raise ValueError(f"q0 must be a finite number, got {self.q0!r}")
+        if self.name is None:
             self.name = preset if isinstance(preset, str) else "q_custom"
-
-    def get_params(self):
-        return {"preset": self.preset, "q0": self.q0, "name": self.name}
 
     def parameters(self, n_options: int) -> list[Parameter]:
         c = self.components
@@ -129,6 +225,11 @@ class QLearning(ParametricModel):
                 rate("alpha_pos", "learning rate after a positive prediction error"),
                 rate("alpha_neg", "learning rate after a negative prediction error"),
             ]
+        elif c.reward_punishment:
+            out += [
+                rate("alpha_rew", "learning rate after a reward (r > 0)"),
+                rate("alpha_pun", "learning rate after no reward or a punishment (r <= 0)"),
+            ]
         else:
             out.append(rate("alpha", "learning rate"))
         if c.forgetting:
@@ -137,6 +238,11 @@ class QLearning(ParametricModel):
             out.append(
                 inverse_temperature("rho", "reward sensitivity (inverse temperature fixed at 1)")
             )
+        elif c.gain_loss:
+            out += [
+                inverse_temperature("rho_gain", "sensitivity to gains, r > 0 (beta fixed at 1)"),
+                inverse_temperature("rho_loss", "sensitivity to losses, r < 0 (beta fixed at 1)"),
+            ]
         else:
             out.append(inverse_temperature("beta", "inverse temperature of the softmax"))
         if c.perseveration:
@@ -151,15 +257,45 @@ class QLearning(ParametricModel):
                 weight(f"bias_{k}", f"fixed preference for option {k} over option 0")
                 for k in range(1, n_options)
             ]
+        if c.lapse:
+            out.append(lapse_rate())
         return out
 
     # --------------------------------------------------------------- the recurrence
     def _scaled_reward(self, theta, reward):
+        if self.components.gain_loss:
+            return theta["rho_gain"] * reward.clamp(min=0) + theta["rho_loss"] * reward.clamp(max=0)
         return theta["rho"] * reward if self.components.reward_sensitivity else reward
 
-    def _q_coefficients(self, theta, onehot, mask, reward, positive):
+    def _targets(self, theta, onehot, mask, reward, outcomes):
+        """Extended components: what each option moves toward, and which options learn."""
+        c = self.components
+        if c.full_feedback:
+            if outcomes is None:
+                raise ValueError(
+                    f"{self.name}: full_feedback needs every option's outcome; read the data "
+                    f"with outcomes= (one column per option)"
+                )
+            return self._scaled_reward(theta, outcomes), mask
+        r = self._scaled_reward(theta, reward)
+        if c.counterfactual:
+            return (2.0 * onehot - mask) * r, mask
+        return r, onehot
+
+    def _positive(self, theta, q, onehot, mask, reward, outcomes):
+        """Sign of the prediction error that selects ``alpha_pos``/``alpha_neg``: (n, 1) from the
+        chosen option, or (n, K) per option with ``full_feedback``."""
+        if self.components.full_feedback:
+            target, _ = self._targets(theta, onehot, mask, reward, outcomes)
+            return ((target - q) > 0).to(q.dtype)
+        r = self._scaled_reward(theta, reward)
+        return ((r - (q * onehot).sum(-1, keepdim=True)) > 0).to(q.dtype)
+
+    def _q_coefficients(self, theta, onehot, mask, reward, positive, outcomes=None):
         """``a, b`` of the value update; shapes broadcast over any leading (trial) axes."""
         c = self.components
+        if c.extended:
+            return self._extended_coefficients(theta, onehot, mask, reward, positive, outcomes)
         if c.dual_alpha:
             alpha = theta["alpha_neg"] + positive * (theta["alpha_pos"] - theta["alpha_neg"])
         else:
@@ -174,6 +310,19 @@ class QLearning(ParametricModel):
                 b = b + (theta["phi"] * self.q0) * unchosen
         return a, b
 
+    def _extended_coefficients(self, theta, onehot, mask, reward, positive, outcomes):
+        c = self.components
+        target, learns = self._targets(theta, onehot, mask, reward, outcomes)
+        if c.dual_alpha:
+            alpha = theta["alpha_neg"] + positive * (theta["alpha_pos"] - theta["alpha_neg"])
+        elif c.reward_punishment:
+            rewarded = (reward > 0).to(onehot.dtype)
+            alpha = theta["alpha_pun"] + rewarded * (theta["alpha_rew"] - theta["alpha_pun"])
+        else:
+            alpha = theta["alpha"]
+        alpha_e = alpha * learns
+        return 1.0 - alpha_e, alpha_e * target
+
     def _ck_coefficients(self, theta, onehot, mask):
         a = 1.0 - theta["alpha_ck"] * mask
         b = theta["alpha_ck"] * onehot
@@ -181,7 +330,7 @@ class QLearning(ParametricModel):
 
     def _readout(self, theta, q, prev, ck):
         c = self.components
-        logits = q if c.reward_sensitivity else theta["beta"] * q
+        logits = q if (c.reward_sensitivity or c.gain_loss) else theta["beta"] * q
         if c.perseveration:
             logits = logits + theta["persev"] * prev
         if c.choice_kernel:
@@ -192,26 +341,60 @@ class QLearning(ParametricModel):
                 [torch.zeros_like(theta["bias_1"])] + [theta[f"bias_{j}"] for j in range(1, k)], -1
             )
             logits = logits + bias
+        if c.lapse:
+            eps = theta["epsilon"]
+            k = logits.shape[-1]
+            logits = torch.logaddexp(
+                torch.log1p(-eps) + torch.log_softmax(logits, -1), torch.log(eps / k)
+            )
         return logits
 
+    # --------------------------------------------------------------- one trial (the declaration)
+    def initial_state(self, theta, n_options):
+        n = next(iter(theta.values())).shape[0]
+        dtype = next(iter(theta.values())).dtype
+        shape = (n, n_options)
+        return {
+            "q": torch.full(shape, float(self.q0), dtype=dtype),
+            "prev": torch.zeros(shape, dtype=dtype),
+            "ck": torch.zeros(shape, dtype=dtype),
+        }
+
+    def update(self, state, theta, trial):
+        onehot, mask, reward = trial["onehot"], trial["mask"], trial["reward"]
+        outcomes = trial.get("outcomes")
+        q = state["q"]
+        positive = self._positive(theta, q, onehot, mask, reward, outcomes)
+        a, b = self._q_coefficients(theta, onehot, mask, reward, positive, outcomes)
+        out = {"q": a * q + b, "prev": onehot, "ck": state["ck"]}
+        if self.components.choice_kernel:
+            a_ck, b_ck = self._ck_coefficients(theta, onehot, mask)
+            out["ck"] = a_ck * state["ck"] + b_ck
+        return out
+
+    def readout(self, state, theta):
+        return self._readout(theta, state["q"], state["prev"], state["ck"])
+
+    # --------------------------------------------------------------- the fast batched path
     def _positive_errors(self, theta, prep) -> torch.Tensor:
         """First pass (no gradient): was each trial's prediction error positive? (T, n, 1)."""
         onehot, mask, reward = prep["onehot"], prep["mask"], prep["reward"]
+        outcomes = prep.get("outcomes") if self.components.full_feedback else None
         with torch.no_grad():
             theta = {k: v.detach() for k, v in theta.items()}
-            r = self._scaled_reward(theta, reward)
             n_t = onehot.shape[0]
             q = torch.full_like(onehot[0], float(self.q0))
-            out = torch.empty_like(mask)
+            out = torch.empty_like(onehot if outcomes is not None else mask)
             for t in range(n_t):
-                pos = ((r[t] - (q * onehot[t]).sum(-1, keepdim=True)) > 0).to(q.dtype)
+                o_t = None if outcomes is None else outcomes[t]
+                pos = self._positive(theta, q, onehot[t], mask[t], reward[t], o_t)
                 out[t] = pos
-                a, b = self._q_coefficients(theta, onehot[t], mask[t], reward[t], pos)
+                a, b = self._q_coefficients(theta, onehot[t], mask[t], reward[t], pos, o_t)
                 q = a * q + b
         return out
 
-    def _prepare(self, batch):
-        prep = super()._prepare(batch)
+    def prepare(self, batch):
+        prep = super().prepare(batch)
         if self.components.perseveration:
             # Previous observed choice (one-hot): data only, so computed once per batch.
             onehot, mask = prep["onehot"], prep["mask"]
@@ -221,11 +404,20 @@ class QLearning(ParametricModel):
             prep["previous_choice"] = prev
         return prep
 
-    def _forward(self, theta, prep):
+    def batched_logits(self, theta, prep):
+        """The same recurrence as the step declaration, as a linear scan over trials."""
         onehot, mask, reward = prep["onehot"], prep["mask"], prep["reward"]
         positive = self._positive_errors(theta, prep)[:-1] if self.components.dual_alpha else None
+        outcomes = None
+        if self.components.full_feedback:
+            if "outcomes" not in prep:
+                raise ValueError(
+                    f"{self.name}: full_feedback needs every option's outcome; read the data "
+                    f"with outcomes= (one column per option)"
+                )
+            outcomes = prep["outcomes"][:-1]
         # Updates after trials 0 .. T-2 give the states of trials 1 .. T-1.
-        a, b = self._q_coefficients(theta, onehot[:-1], mask[:-1], reward[:-1], positive)
+        a, b = self._q_coefficients(theta, onehot[:-1], mask[:-1], reward[:-1], positive, outcomes)
         q = linear_scan(a, b, torch.full_like(onehot[0], float(self.q0)))
         ck = None
         if self.components.choice_kernel:
@@ -233,46 +425,3 @@ class QLearning(ParametricModel):
             ck = linear_scan(a_ck, b_ck, torch.zeros_like(onehot[0]))
         theta_t = {k: v.unsqueeze(0) for k, v in theta.items()}
         return self._readout(theta_t, q, prep.get("previous_choice"), ck)
-
-    def _make_agent(self, theta, n_options):
-        return QLearningAgent(self, theta, n_options)
-
-
-class QLearningAgent:
-    """A :class:`QLearning` model playing a task; steps the model's own coefficient functions."""
-
-    def __init__(self, model: QLearning, theta: dict[str, torch.Tensor], n_options: int) -> None:
-        self.model = model
-        self.theta = {k: v.to(torch.float64) for k, v in theta.items()}
-        self.n_agents = int(next(iter(theta.values())).shape[0])
-        self.n_options = n_options
-        self.start_session()
-
-    def start_session(self) -> None:
-        shape = (self.n_agents, self.n_options)
-        self.q = torch.full(shape, float(self.model.q0), dtype=torch.float64)
-        self.prev = torch.zeros(shape, dtype=torch.float64)
-        self.ck = torch.zeros(shape, dtype=torch.float64)
-
-    def logits(self) -> torch.Tensor:
-        return self.model._readout(self.theta, self.q, self.prev, self.ck)
-
-    def probabilities(self) -> np.ndarray:
-        return torch.softmax(self.logits(), -1).numpy()
-
-    def update(self, choices, rewards, outcomes=None) -> None:
-        choices = torch.as_tensor(np.asarray(choices), dtype=torch.long)
-        mask = (choices >= 0).to(torch.float64).unsqueeze(-1)
-        onehot = (
-            torch.nn.functional.one_hot(choices.clamp(min=0), self.n_options).to(torch.float64)
-            * mask
-        )
-        reward = torch.as_tensor(np.asarray(rewards, dtype=float)).unsqueeze(-1) * mask
-        r = self.model._scaled_reward(self.theta, reward)
-        positive = ((r - (self.q * onehot).sum(-1, keepdim=True)) > 0).to(torch.float64)
-        a, b = self.model._q_coefficients(self.theta, onehot, mask, reward, positive)
-        self.q = a * self.q + b
-        if self.model.components.choice_kernel:
-            a_ck, b_ck = self.model._ck_coefficients(self.theta, onehot, mask)
-            self.ck = a_ck * self.ck + b_ck
-        self.prev = torch.where(mask > 0, onehot, self.prev)

@@ -23,10 +23,11 @@ import torch
 from torch import nn
 
 from ..data import SequenceBatch
+from .rnn_replicas import ReplicaRNN
 
 CellType = Literal["gru", "lstm", "rnn"]
 InputKind = Literal["reward", "choice_only"]
-CELLS: dict[str, type[nn.RNNBase]] = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}
+CELLS = ("gru", "lstm", "rnn")
 
 
 def n_features(n_options: int, inputs: InputKind, outcomes: bool) -> int:
@@ -92,7 +93,11 @@ def sequence_inputs(
 
 
 class ChoiceRNN(nn.Module):
-    """Recurrent cell(s), a learned initial state, optional subject embeddings, a linear readout.
+    """The fitted network(s): one pooled network, or one network per subject.
+
+    A thin view of :class:`~choicernn.models.rnn_replicas.ReplicaRNN` (the hand-written
+    recurrent cells with a leading replica axis) that maps every sequence to its network:
+    replica 0 for a pooled network, the sequence's subject row for per-subject networks.
 
     Parameters
     ----------
@@ -103,10 +108,14 @@ class ChoiceRNN(nn.Module):
     cell : {"gru", "lstm", "rnn"}
     n_layers : int
     n_subjects : int
-        Rows of the embedding table (ignored when ``embedding_dim`` is 0).
+        Rows of the embedding table (ignored when ``embedding_dim`` is 0), or the number of
+        per-subject networks.
     embedding_dim : int
         Size of the per-subject embedding appended to every trial's input; 0 for none. Subjects
         without a row (index ``-1``) get the mean of the fitted subjects' embeddings.
+    per_subject : bool
+        One network per subject (``n_subjects`` replicas); sequences of a subject the model was
+        not fitted on (index ``-1``) cannot be scored.
     """
 
     def __init__(
@@ -118,32 +127,39 @@ class ChoiceRNN(nn.Module):
         n_layers: int = 1,
         n_subjects: int = 0,
         embedding_dim: int = 0,
+        per_subject: bool = False,
     ) -> None:
         super().__init__()
         self.cell = cell
         self.embedding_dim = embedding_dim
-        self.rnn = CELLS[cell](n_inputs + embedding_dim, hidden_size, n_layers, batch_first=True)
-        self.h0 = nn.Parameter(torch.zeros(n_layers, hidden_size))
-        if cell == "lstm":
-            self.c0 = nn.Parameter(torch.zeros(n_layers, hidden_size))
-        self.readout = nn.Linear(hidden_size, n_options)
-        if embedding_dim > 0:
-            self.embedding = nn.Embedding(max(n_subjects, 1), embedding_dim)
-            nn.init.normal_(self.embedding.weight, std=0.01)
+        self.per_subject = per_subject
+        n_replicas = max(n_subjects, 1) if per_subject else 1
+        self.core = ReplicaRNN(
+            n_replicas,
+            n_inputs,
+            n_options,
+            hidden_size,
+            cell,
+            n_layers,
+            n_subjects,
+            embedding_dim,
+        )
 
-    def subject_vectors(self, subject_index: torch.Tensor) -> torch.Tensor:
-        """Embeddings, shape (n, embedding_dim); index ``-1`` gives the mean embedding."""
-        weight = self.embedding.weight
-        known = weight[subject_index.clamp(min=0)]
-        mean = weight.mean(0).expand_as(known)
-        return torch.where((subject_index >= 0).unsqueeze(-1), known, mean)
-
-    def initial_state(self, n: int):
-        """The learned initial state for ``n`` sequences (a tuple ``(h, c)`` for an LSTM)."""
-        h = self.h0.unsqueeze(1).expand(-1, n, -1).contiguous()
-        if self.cell == "lstm":
-            return h, self.c0.unsqueeze(1).expand(-1, n, -1).contiguous()
-        return h
+    def _layout(self, x: torch.Tensor, subject_index: torch.Tensor | None):
+        """Parameters, inputs (R, S, T, F) and embeddings for the sequences of ``x``."""
+        core = self.core
+        if self.per_subject:
+            if subject_index is None or bool((subject_index < 0).any()):
+                raise ValueError("per-subject networks score only the subjects they were fitted on")
+            params = {k: v[subject_index] for k, v in core.params().items()}
+            return params, x.unsqueeze(1), None
+        emb = None
+        if self.embedding_dim > 0:
+            weight = core.embedding[0]
+            known = weight[subject_index.clamp(min=0)]
+            mean = weight.mean(0).expand_as(known)
+            emb = torch.where((subject_index >= 0).unsqueeze(-1), known, mean).unsqueeze(0)
+        return core.params(), x.unsqueeze(0), emb
 
     def forward(self, x: torch.Tensor, subject_index: torch.Tensor | None = None, state=None):
         """Logits (n, n_steps, n_options) and the final state, from inputs (n, n_steps, n_inputs).
@@ -151,14 +167,21 @@ class ChoiceRNN(nn.Module):
         ``state`` continues from an earlier call (agents step one trial at a time); the learned
         initial state is used when it is None.
         """
-        n = x.shape[0]
-        if self.embedding_dim > 0:
-            emb = self.subject_vectors(subject_index).to(x.dtype)
-            x = torch.cat([x, emb.unsqueeze(1).expand(-1, x.shape[1], -1)], -1)
-        if state is None:
-            state = self.initial_state(n)
-        out, state = self.rnn(x, state)
-        return self.readout(out), state
+        params, xr, emb = self._layout(x, subject_index)
+        logits, state, _ = self.core.run(xr.to(params["h0"].dtype), params, emb, state)
+        return self._flat(logits), state
+
+    def states(self, x: torch.Tensor, subject_index: torch.Tensor | None = None):
+        """Per layer, the state (n, n_steps, H) from which each step's logits are read (LSTM:
+        a pair ``(h, c)``)."""
+        params, xr, emb = self._layout(x, subject_index)
+        _, _, kept = self.core.run(xr.to(params["h0"].dtype), params, emb, keep_states=True)
+        if self.cell == "lstm":
+            return [(self._flat(h), self._flat(c)) for h, c in kept]
+        return [self._flat(h) for h in kept]
+
+    def _flat(self, value: torch.Tensor) -> torch.Tensor:
+        return value[:, 0] if self.per_subject else value[0]
 
 
 class RNNAgent:

@@ -6,10 +6,11 @@ import os
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 
 def save_figure(
@@ -41,6 +42,9 @@ def save_figure(
     list of pathlib.Path
         The written files, in the order of ``formats``.
     """
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
     fig = fig.figure if isinstance(fig, Axes) else fig
     if not isinstance(fig, Figure):
         raise TypeError(f"fig must be a matplotlib Figure or Axes, got {type(fig).__name__}")

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 
-from ..data import ChoiceData
 from ..signatures import _reward_is_high, _trials
-from ._common import _as_table, _axes, _require
+from ._common import _as_table, _axes, _integer_ticks, _require
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from ..data import ChoiceData
 
 
 def plot_choice_trace(
@@ -22,6 +23,8 @@ def plot_choice_trace(
     session: Any = None,
     option: int = 1,
     ax: Axes | None = None,
+    *,
+    model: str | None = None,
 ) -> Axes:
     """A model's predicted probability of one option over a session, with the actual choices.
 
@@ -34,20 +37,25 @@ def plot_choice_trace(
         The choices (``subject, session, trial, choice, reward``).
     subject : scalar
     session : scalar, optional
-        Default: the subject's first session.
+        The session's label in ``data``. Default: the subject's first session.
     option : int
-        The option (0-based) whose probability is drawn.
+        The option whose probability is drawn, coded as in the library (``0 .. K-1``); labels
+        number options from 1, as users do (``option=1`` is drawn as "option 2").
     ax : matplotlib.axes.Axes, optional
+        Where to draw; default: a new figure.
+    model : str, optional
+        The model's name for the legend; default: the ``model`` column of ``probabilities``
+        when it has a single value, else ``"model"``.
 
     Returns
     -------
     matplotlib.axes.Axes
-        Trial number on x; the predicted probability as a line; each observed choice as a
-        circle at the top (chose ``option``) or bottom (another option), filled when rewarded
-        (see :func:`choicernn.signatures.stay_probabilities` for graded rewards); missed trials
-        shaded grey.
+        Trial number in the session on x (from 1); the predicted probability as a line; each
+        observed choice as a circle at the top (chose ``option``) or bottom (another option),
+        filled when rewarded (see :func:`choicernn.signatures.stay_probabilities` for graded
+        rewards); missed trials shaded grey. The title numbers the session from 1 among the
+        subject's sessions.
     """
-    ax = _axes(ax)
     probs = _as_table(probabilities, "probabilities")
     _require(probs, "probabilities", ["subject", "session", "trial", "option", "probability"])
     frame = _trials(data)
@@ -74,11 +82,18 @@ def plot_choice_trace(
             f"probabilities has no row for subject {subject!r}, session {session!r}, "
             f"option {option!r}; options are {sorted(pd.unique(probs['option']))}"
         )
-    p = rows[["trial"]].merge(p, on="trial", how="left")
-    trial, choice, rewarded = rows["trial"].to_numpy(), rows["choice"].to_numpy(), high[rows.index]
+    if model is None:
+        names = pd.unique(probs["model"]) if "model" in probs.columns else []
+        model = str(names[0]) if len(names) == 1 else "model"
+    sessions = list(pd.unique(mine["session"]))
+    number = sessions.index(session) + 1
+    p = rows[["trial", "_pos"]].merge(p, on="trial", how="left")
+    ax = _axes(ax, figsize=(9.0, 3.2))
+    trial = rows["_pos"].to_numpy() + 1  # trial number within the session, from 1
+    choice, rewarded = rows["choice"].to_numpy(), high[rows.index]
     for t in trial[np.isnan(choice)]:
         ax.axvspan(t - 0.5, t + 0.5, color="0.88", linewidth=0, zorder=0)
-    ax.plot(p["trial"], p["probability"], color="black", linewidth=1.2, zorder=2)
+    ax.plot(p["_pos"] + 1, p["probability"], color="black", linewidth=1.2, zorder=2)
     y = np.where(choice == option, 1.07, -0.07)
     for filled, face in ((1.0, "black"), (0.0, "white")):
         sel = (rewarded == filled).to_numpy() & ~np.isnan(choice)
@@ -95,11 +110,19 @@ def plot_choice_trace(
         )
     ax.set_ylim(-0.15, 1.15)
     ax.set_yticks([0, 0.25, 0.5, 0.75, 1])
-    ax.set_xlabel("Trial (number in session)")
-    ax.set_ylabel(f"P(choose option {option}) (predicted)")
-    ax.set_title(f"subject {subject}, session {session}", fontsize="medium")
+    _integer_ticks(ax, "x")
+    shown = option + 1
+    ax.set_xlabel("Trial in the session, 1 = first")
+    ax.set_ylabel(f"Predicted P(option {shown})")
+    title = f"Subject {subject}, session {number} of {len(sessions)}"
+    if str(session) not in (str(number), str(number - 1)):
+        title += f", labelled {session}"
+    ax.set_title(title, fontsize="medium")
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     handles = [
-        Line2D([], [], color="black", linewidth=1.2, label=f"model: P(option {option})"),
+        Line2D([], [], color="black", linewidth=1.2, label=f"{model}: P(option {shown})"),
         Line2D(
             [],
             [],
@@ -107,7 +130,7 @@ def plot_choice_trace(
             marker="o",
             markerfacecolor="black",
             markeredgecolor="black",
-            label=f"choice, rewarded (top: option {option}; bottom: other)",
+            label=f"choice, rewarded: filled circle;\ntop: option {shown}, bottom: other",
         ),
         Line2D(
             [],
@@ -116,7 +139,7 @@ def plot_choice_trace(
             marker="o",
             markerfacecolor="white",
             markeredgecolor="black",
-            label="choice, unrewarded",
+            label="choice, unrewarded: open circle",
         ),
     ]
     if np.isnan(choice).any():

@@ -33,8 +33,21 @@ class Environment:
         ``latent``).
     reversals : numpy.ndarray of bool, shape (n_sequences, n_trials)
         Reversal tasks only: ``True`` on the first trial after each reversal.
+    common : numpy.ndarray of bool, shape (n_sequences, n_trials)
+        Two-step tasks only: whether trial ``t``'s transition is the common one (drawn up
+        front, so the same seed gives the same transitions whatever the agent chooses).
+    states : numpy.ndarray of int, shape (n_sequences, n_trials)
+        Two-step tasks only: the second-stage state reached on each trial played (``-1`` when
+        the first stage was missed or the trial is not played yet).
     t : int
         The next trial to play.
+
+    Notes
+    -----
+    Two-step tasks (Daw et al. 2011) have two stages per trial. ``latent`` and ``payoffs`` then
+    have four columns, the second-stage options ``2 * state + option``. A trial is played in
+    two calls: :meth:`transition` (the state each first-stage choice leads to; it does not
+    advance the trial) and :meth:`step` with the first- and second-stage choices.
     """
 
     def __init__(self, task: Task, n_sequences: int, n_trials: int, seed: Any = None) -> None:
@@ -45,10 +58,17 @@ class Environment:
         self.n_trials = int(n_trials)
         self.t = 0
         rng = np.random.default_rng(seed)
-        shape = (self.n_sequences, self.n_trials, task.n_options)
-        self._uniform = rng.random(shape)
         s = task.settings
         self._adaptive = task.kind == "reversal" and s["schedule"] == "criterion"
+        if task.kind == "two_step":
+            shape = (self.n_sequences, self.n_trials, 4)
+            self.latent = self._drifting_probs(rng, 4)
+            self.payoffs = (rng.random(shape) < self.latent).astype(float)
+            self.common = rng.random((self.n_sequences, self.n_trials)) < s["transition_prob"]
+            self.states = np.full((self.n_sequences, self.n_trials), -1, dtype=np.int64)
+            return
+        shape = (self.n_sequences, self.n_trials, task.n_options)
+        self._uniform = rng.random(shape)
         if task.kind == "restless":
             self.latent = self._restless_means(rng)
             noise = rng.standard_normal(shape) * s["noise_sd"]
@@ -117,8 +137,8 @@ class Environment:
         q[best], q[new] = p[new], p[best]
         return q
 
-    def _drifting_probs(self, rng: np.random.Generator) -> np.ndarray:
-        s, k = self.task.settings, self.task.n_options
+    def _drifting_probs(self, rng: np.random.Generator, k: int | None = None) -> np.ndarray:
+        s, k = self.task.settings, k or self.task.n_options
         lo, hi = s["bounds"]
         if s["initial"] == "uniform":
             start = rng.uniform(lo, hi, size=(self.n_sequences, k))
@@ -147,33 +167,73 @@ class Environment:
         return out
 
     # -------------------------------------------------------------- stepping
-    def step(self, choices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Play trial ``t`` with ``choices`` (shape (n_sequences,), 0-based; -1 for a missed trial).
-
-        Returns
-        -------
-        rewards : numpy.ndarray, shape (n_sequences,)
-            Payoff of the chosen option (0 on a missed trial).
-        outcomes : numpy.ndarray, shape (n_sequences, n_options)
-            Payoff every option gave on this trial.
-        """
-        if self.t >= self.n_trials:
-            raise RuntimeError(f"the environment has run all its {self.n_trials} trials")
-        raw = np.asarray(choices)
+    def _choices(self, raw: np.ndarray, name: str = "choices") -> np.ndarray:
+        """Validated 0-based option codes (-1 = missed) of one trial, as int64."""
+        raw = np.asarray(raw)
         if raw.dtype.kind not in "iuf":
-            raise TypeError(f"choices must be integer option codes, got dtype {raw.dtype}")
+            raise TypeError(f"{name} must be integer option codes, got dtype {raw.dtype}")
         if raw.shape != (self.n_sequences,):
-            raise ValueError(f"choices must have shape ({self.n_sequences},), got {raw.shape}")
+            raise ValueError(f"{name} must have shape ({self.n_sequences},), got {raw.shape}")
         if raw.dtype.kind == "f" and not np.array_equal(raw, np.round(raw)):
             bad = raw[~(raw == np.round(raw))]
-            raise ValueError(f"choices must be whole option codes, got {bad[:5].tolist()}")
+            raise ValueError(f"{name} must be whole option codes, got {bad[:5].tolist()}")
         choices = raw.astype(np.int64)
         out = (choices < -1) | (choices >= self.task.n_options)
         if out.any():
             raise ValueError(
-                f"choices must be in -1..{self.task.n_options - 1} (-1: missed trial), got "
+                f"{name} must be in -1..{self.task.n_options - 1} (-1: missed trial), got "
                 f"{choices[out][:5].tolist()} at sequences {np.flatnonzero(out)[:5].tolist()}"
             )
+        return choices
+
+    def _check_running(self) -> None:
+        if self.t >= self.n_trials:
+            raise RuntimeError(f"the environment has run all its {self.n_trials} trials")
+
+    def transition(self, choices: np.ndarray) -> np.ndarray:
+        """Two-step tasks: the second-stage state each first-stage choice of trial ``t`` leads to.
+
+        Parameters
+        ----------
+        choices : numpy.ndarray of int, shape (n_sequences,)
+            First-stage choices (0-based; -1 for a missed trial).
+
+        Returns
+        -------
+        numpy.ndarray of int, shape (n_sequences,)
+            ``choice`` after a common transition, the other state after a rare one; ``-1``
+            where the first stage was missed. The trial is not advanced: call :meth:`step`.
+        """
+        if self.task.kind != "two_step":
+            raise TypeError(f"task {self.task.name!r} has one stage: it has no transitions")
+        self._check_running()
+        choices = self._choices(choices)
+        common = self.common[:, self.t]
+        return np.where(choices < 0, -1, np.where(common, choices, 1 - choices))
+
+    def step(
+        self, choices: np.ndarray, choices2: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Play trial ``t`` with ``choices`` (shape (n_sequences,), 0-based; -1 for a missed trial).
+
+        Two-step tasks also take ``choices2``, the second-stage choices (0 or 1 within the
+        state that :meth:`transition` gives; -1 for a missed second stage, and wherever the
+        first stage was missed).
+
+        Returns
+        -------
+        rewards : numpy.ndarray, shape (n_sequences,)
+            Payoff of the chosen option (0 on a missed trial, or a missed second stage).
+        outcomes : numpy.ndarray, shape (n_sequences, n_options)
+            Payoff every option gave on this trial; two-step tasks: every second-stage option
+            of the state reached (NaN where the first stage was missed).
+        """
+        self._check_running()
+        if self.task.kind == "two_step":
+            return self._step_two(choices, choices2)
+        if choices2 is not None:
+            raise TypeError(f"task {self.task.name!r} has one stage: do not pass choices2")
+        choices = self._choices(choices)
         t = self.t
         outcomes = self.payoffs[:, t]
         rewards = np.where(
@@ -184,6 +244,29 @@ class Environment:
             self._advance_criterion(choices, t)
             if t + 1 < self.n_trials:
                 self._reveal(t + 1)
+        self.t += 1
+        return rewards, outcomes
+
+    def _step_two(self, choices, choices2) -> tuple[np.ndarray, np.ndarray]:
+        if choices2 is None:
+            raise TypeError(
+                f"task {self.task.name!r} is a two-step task: pass the second-stage choices, "
+                f"step(choices, choices2)"
+            )
+        states = self.transition(choices)
+        choices2 = self._choices(choices2, "choices2")
+        orphan = (states < 0) & (choices2 >= 0)
+        if orphan.any():
+            raise ValueError(
+                f"choices2 must be -1 where the first stage was missed; sequences "
+                f"{np.flatnonzero(orphan)[:5].tolist()} have a second-stage choice without a "
+                f"first-stage one"
+            )
+        t, rows = self.t, np.arange(self.n_sequences)
+        payoffs = self.payoffs[:, t].reshape(self.n_sequences, 2, 2)
+        outcomes = np.where((states >= 0)[:, None], payoffs[rows, states.clip(0)], np.nan)
+        rewards = np.where(choices2 >= 0, outcomes[rows, choices2.clip(0)], 0.0)
+        self.states[:, t] = states
         self.t += 1
         return rewards, outcomes
 

@@ -15,7 +15,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-TaskKind = Literal["fixed", "reversal", "drifting", "restless"]
+TaskKind = Literal["fixed", "reversal", "drifting", "restless", "two_step"]
 
 # Per-kind settings: name -> (accepted python types, default, check, description).
 _SETTINGS: dict[str, dict[str, tuple[tuple[type, ...], Any, str]]] = {
@@ -50,6 +50,22 @@ _SETTINGS: dict[str, dict[str, tuple[tuple[type, ...], Any, str]]] = {
         "payoff_bounds": ((list,), [1.0, 100.0], "payoffs are clipped to these bounds"),
         "round_payoffs": ((bool,), True, "round payoffs to whole points"),
     },
+    "two_step": {
+        "transition_prob": (
+            (float, int),
+            0.7,
+            "probability of the common transition (first-stage option k -> state k), in (0.5, 1]",
+        ),
+        "initial": (
+            (list, str),
+            "uniform",
+            "starting reward probabilities of the four second-stage options [state 0 option 0, "
+            "state 0 option 1, state 1 option 0, state 1 option 1], or 'uniform' within bounds",
+        ),
+        "step_sd": ((float, int), 0.025, "SD of the Gaussian step of each probability per trial"),
+        "bounds": ((list,), [0.25, 0.75], "lower and upper bound of the probabilities"),
+        "boundary": ((str,), "reflect", "'reflect' or 'clip' at the bounds"),
+    },
 }
 _COMMON = {
     "name": "task name",
@@ -83,6 +99,7 @@ class Task:
     n_sessions : int
         Default number of sessions per subject.
     feedback : {"partial", "full"}
+        Two-step tasks are partial-feedback only.
     settings : mapping
         Kind-specific settings (see ``choicernn.tasks.spec._SETTINGS`` or a shipped TOML file).
     description : str
@@ -99,6 +116,12 @@ class Task:
 
     def __post_init__(self) -> None:
         _validate(self)
+
+    @property
+    def is_two_step(self) -> bool:
+        """Whether trials have two stages (Daw et al. 2011): a first-stage choice leads to one
+        of two second-stage states, where a second choice earns the reward."""
+        return self.kind == "two_step"
 
     @property
     def reward_kind(self) -> Literal["binary", "points"]:
@@ -177,7 +200,16 @@ def _validate(task: Task) -> None:
                 f"must be >= 0 and smaller than reversal_every={settings['reversal_every']}, "
                 f"got {settings['jitter']!r}",
             )
-    if task.kind == "drifting":
+    if task.kind == "two_step":
+        if k != 2:
+            _fail(source, "n_options", f"must be 2 for a two-step task, got {k}")
+        if task.feedback != "partial":
+            _fail(source, "feedback", "a two-step task has partial feedback only")
+        p = settings["transition_prob"]
+        if not 0.5 < p <= 1:
+            _fail(source, "transition_prob", f"must be in (0.5, 1] (common transition), got {p!r}")
+        k = 4  # the four second-stage options drift
+    if task.kind in ("drifting", "two_step"):
         bounds = settings["bounds"]
         if (
             len(bounds) != 2
