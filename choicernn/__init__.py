@@ -48,7 +48,11 @@ from .analysis.recovery import (
     parameter_recovery,
 )
 from .comparison.bms import BMSResult, bms
-from .comparison.cross_validation import CrossValidationResult, cross_validate
+from .comparison.cross_validation import (
+    CrossValidationResult,
+    SuspectResultWarning,
+    cross_validate,
+)
 from .comparison.folds import make_folds
 from .comparison.selection import SelectByCV
 from .comparison.statistics import compare_subjects
@@ -93,6 +97,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "Capabilities",
+    "SuspectResultWarning",
     "FitWarning",
     "ModelFileError",
     "ParametricModel",

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .execution import BACKENDS, Executor, UnitsFailedError
@@ -38,7 +40,7 @@ def _model(spec: str, **settings):
     )
 
 
-def _print_summary(cv, out: Path) -> None:
+def _print_summary(cv, out: Path, figures: bool = True) -> None:
     cols = [
         "mean_nll_per_trial",
         "sem_nll_per_trial",
@@ -51,7 +53,8 @@ def _print_summary(cv, out: Path) -> None:
     summary = cv.summary()
     with pd.option_context("display.width", 160, "display.precision", 4, "display.max_columns", 20):
         print(summary[[c for c in cols if c in summary.columns]].to_string())
-    print(f"\ntables, figures and report.md written to {out}/")
+    written = "tables, figures and report.md" if figures else "tables and report.md"
+    print(f"\n{written} in {out}/")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -78,7 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"failed units listed in {out / 'failures.csv'}", file=sys.stderr)
         return 1
     _warn_skipped(cv, out)
-    _print_summary(cv, out)
+    _print_summary(cv, out, figures=not args.no_figures)
     print(f"done in {time.perf_counter() - start:.1f} s")
     return 0
 
@@ -159,10 +162,51 @@ def cmd_compare(args: argparse.Namespace) -> int:
     else:
         write_csv_atomic(cv.failures, out / "failures.csv")
     _warn_skipped(cv, out)
+    summary = cv.summary()
     write_csv_atomic(cv.table, out / "cv_table.csv")
-    write_csv_atomic(cv.summary().reset_index(), out / "summary.csv")
-    _print_summary(cv, out)
+    write_csv_atomic(cv.trials, out / "trials.csv")
+    write_csv_atomic(summary.reset_index(), out / "summary.csv")
+    figures = [] if args.no_figures else _comparison_figures(cv, out)
+    _write_compare_report(args, data, cv, summary, figures, out)
+    _print_summary(cv, out, figures=not args.no_figures)
     return 0
+
+
+def _comparison_figures(cv, out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from .plots import save_figure
+
+    files = []
+    for kind, stem in (("paired", "model_comparison"), ("difference", "difference_to_best")):
+        ax = cv.plot(kind=kind)
+        files += save_figure(ax.figure, out / "figures" / stem)
+        plt.close(ax.figure)
+    return [str(Path(f).relative_to(out)) for f in files]
+
+
+def _write_compare_report(args, data, cv, summary, figures, out: Path) -> None:
+    from .io import write_text_atomic
+    from .report import markdown_table
+
+    cols = [c for c in ("mean_nll_per_trial", "sem_nll_per_trial", "delta_nll_per_trial",
+                        "wilcoxon_p", "accuracy", "protected_exceedance_prob") if c in summary]
+    lines = [
+        f"# Model comparison: {Path(args.data).name}",
+        "",
+        f"{data}. {args.folds}-fold cross-validation by {args.by} (seed {args.seed}); held-out "
+        f"trials scored in context. Chance: {np.log(data.n_options):.3f} nats per choice.",
+        "",
+        markdown_table(summary[cols]),
+        "",
+        "Files: `summary.csv`, `cv_table.csv` (per model, fold, subject), `trials.csv` (every "
+        "held-out choice with its probability; `row` is the row of the input file).",
+    ]
+    lines += [f"![{f}]({f})" for f in figures if f.endswith(".png")]
+    write_text_atomic("\n".join(lines) + "\n", out / "report.md")
 
 
 def _read_data(args: argparse.Namespace):
@@ -177,7 +221,18 @@ def _read_data(args: argparse.Namespace):
         trial=args.trial,
         n_options=args.n_options,
         choice_base=args.choice_base,
+        missing=_number_or_text(args.missing),
+        sep=args.sep,
     )
+
+
+def _number_or_text(value: str | None):
+    if value is None:
+        return None
+    try:
+        return float(value) if "." in value else int(value)
+    except ValueError:
+        return value
 
 
 def _add_data_arguments(p: argparse.ArgumentParser) -> None:
@@ -191,6 +246,8 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--choice-base", type=int, default=0, choices=[0, 1], help="choices coded from 0 or 1"
     )
+    p.add_argument("--missing", default=None, help="code of a missed trial in the choice column")
+    p.add_argument("--sep", default=None, help="column separator (default: detected)")
 
 
 def _add_fit_settings(p: argparse.ArgumentParser) -> None:
@@ -320,11 +377,41 @@ def cmd_model_recovery(args: argparse.Namespace) -> int:
     return 0
 
 
+class _HelpWithDefaults(argparse.HelpFormatter):
+    """Every option's help ends with its default (unless it has none or says it already)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            default is not None
+            and default is not False
+            and default != argparse.SUPPRESS
+            and "default" not in text
+            and action.option_strings
+        ):
+            shown = " ".join(map(str, default)) if isinstance(default, list) else default
+            text += f" (default: {shown})"
+        return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="choicernn", description="Fit, compare and simulate models of choices in bandit tasks."
+        prog="choicernn",
+        description="Fit, compare and simulate models of choices in bandit tasks.",
+        formatter_class=_HelpWithDefaults,
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show the full traceback of an error"
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_parser = sub.add_parser
+
+    def add_parser(name, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpWithDefaults)
+        return _add_parser(name, **kwargs)
+
+    sub.add_parser = add_parser
 
     p = sub.add_parser("demo", help="run the bundled demo study (the shipped recipe 'demo')")
     p.add_argument("--out", help="output folder (default: ./fits/demo)")
@@ -347,10 +434,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="simulate a model playing a task; writes a tidy CSV")
     p.add_argument("--model", default="rw", help="Q-learning preset or wsls / bias / kalman")
     p.add_argument("--task", default="two_armed_fixed", help="task name or TOML path")
-    p.add_argument("--n-subjects", type=int, default=50)
-    p.add_argument("--n-trials", type=int, default=None)
-    p.add_argument("--n-sessions", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-subjects", type=int, default=50, help="simulated subjects")
+    p.add_argument("--n-trials", type=int, default=None, help="trials per session (default: the task's)")
+    p.add_argument("--n-sessions", type=int, default=None, help="sessions per subject (default: the task's)")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--out", required=True, help="CSV to write (parameters go to OUT.params.csv)")
     p.set_defaults(func=cmd_simulate)
 
@@ -373,11 +460,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=["bias", "wsls", "rw", "rw_persev"],
         help="Q-learning presets or wsls / bias / kalman",
     )
-    p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--by", default="block", choices=["block", "session", "subject"])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds")
+    p.add_argument(
+        "--by",
+        default="block",
+        choices=["block", "session", "subject"],
+        help="what a fold holds out: trial blocks, sessions or subjects",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed")
     _add_fit_settings(p)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--no-figures", action="store_true", help="tables and report only")
     p.add_argument("--out", required=True, help="output folder")
     _add_execution_options(p)
     p.set_defaults(func=cmd_compare)
@@ -387,31 +480,75 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", default="rw", help="Q-learning preset or wsls / bias / kalman")
     p.add_argument("--task", default="drifting_two_armed", help="task name or TOML path")
-    p.add_argument("--n-subjects", type=int, default=100)
-    p.add_argument("--n-trials", type=int, default=500)
-    p.add_argument("--method", default="map", choices=["mle", "map"])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-subjects", type=int, default=100, help="simulated subjects")
+    p.add_argument("--n-trials", type=int, default=500, help="trials per subject")
+    p.add_argument(
+        "--method", default="map", choices=["mle", "map", "em"], help="how the model is refitted"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=cmd_parameter_recovery)
 
     p = sub.add_parser(
         "model-recovery", help="simulate each model, cross-validate all, print the confusion matrix"
     )
-    p.add_argument("--models", nargs="+", default=["bias", "wsls", "rw_persev"])
+    p.add_argument(
+        "--models",
+        nargs="+",
+        default=["bias", "wsls", "rw_persev"],
+        help="generating and fitted models",
+    )
     p.add_argument("--task", default="drifting_two_armed", help="task name or TOML path")
-    p.add_argument("--n-subjects", type=int, default=50)
-    p.add_argument("--n-trials", type=int, default=300)
-    p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-subjects", type=int, default=50, help="simulated subjects")
+    p.add_argument("--n-trials", type=int, default=300, help="trials per subject")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--out", required=True, help="output folder")
     _add_execution_options(p)
     p.set_defaults(func=cmd_model_recovery)
     return parser
 
 
+_FLAGS = {
+    "subject": "--subject",
+    "choice": "--choice",
+    "reward": "--reward",
+    "session": "--session",
+    "trial": "--trial",
+    "n_options": "--n-options",
+    "choice_base": "--choice-base",
+    "missing": "--missing",
+}
+
+
+def _as_flags(message: str) -> str:
+    """Python argument names in a message (``subject=``) as the command line's flags."""
+    for name, flag in _FLAGS.items():
+        message = re.sub(rf"\b{name}=", f"{flag} ", message)
+    return message
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; errors in the user's data, recipes, tasks or model files are
+    printed as one line (``error: ...``) with exit status 2 (``--debug`` shows the traceback)."""
+    from .data import ChoiceDataError
+    from .models.persistence import ModelFileError
+    from .recipes import RecipeError
+    from .tasks import TaskSpecError
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ChoiceDataError, RecipeError, TaskSpecError, ModelFileError, FileNotFoundError) as err:
+        if args.debug:
+            raise
+        print(f"error: {_as_flags(str(err))}", file=sys.stderr)
+        return 2
+    except ValueError as err:
+        if args.debug:
+            raise
+        print(f"error: {_as_flags(str(err))} (run with --debug for the traceback)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

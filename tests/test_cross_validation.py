@@ -201,3 +201,57 @@ def test_in_sample_fits_are_kept(study):
     cv = cr.cross_validate([cr.QLearning("rw")], study, folds=2)
     fit = cv.fitted[("rw", "all")]
     np.testing.assert_allclose(fit.results_["aic"].to_numpy(), cv.in_sample["aic"].to_numpy())
+
+
+def test_summary_attrs_floors_and_shared_bms_draws(study):
+    models = [cr.WSLS(), cr.QLearning("rw"), cr.QLearning("rw_persev"), cr.Bias()]
+    cv = cr.cross_validate(models, study, folds=3, in_sample=True)
+    summary = cv.summary(holm=True)
+    assert summary.attrs["best_model"] == summary.index[0]  # kept after the in-sample join
+    assert summary.attrs["chance_nll_per_trial"] == pytest.approx(np.log(2))
+    bms = cv.bms()
+    np.testing.assert_array_equal(  # one Monte Carlo draw behind both tables
+        summary["exceedance_prob"].to_numpy(), bms.table.loc[summary.index, "exceedance_prob"]
+    )
+    p = summary["wilcoxon_p"].dropna().sort_values()
+    holm = summary.loc[p.index, "wilcoxon_p_holm"].to_numpy()
+    assert (holm >= p.to_numpy() - 1e-15).all() and (np.diff(holm) >= 0).all()
+    assert holm[0] == pytest.approx(min(1.0, len(p) * p.iloc[0]))
+    pair = cv.paired_test("rw", "wsls")
+    diff = cv.subject_table().pivot(index="subject", columns="model", values="nll_per_trial")
+    assert pair["delta_nll_per_trial"] == pytest.approx((diff["rw"] - diff["wsls"]).mean())
+    floors = cv.floors()
+    assert floors.loc["chance", "nll_per_trial"] == pytest.approx(np.log(2))
+    table = study.to_frame()
+    previous = table.groupby(["subject", "session"])["choice"].shift(1)
+    held = cv.trials[cv.trials["model"] == "wsls"]
+    merged = held.merge(
+        table.assign(previous=previous)[["subject", "session", "trial", "previous"]],
+        on=["subject", "session", "trial"],
+    )
+    expected = (merged["previous"] == merged["choice"]).mean()
+    assert floors.loc["repeat_last", "accuracy"] == pytest.approx(expected)
+
+
+def test_held_out_trials_merge_back_onto_the_input(study):
+    frame = study.to_frame()
+    frame["choice"] = frame["choice"].map({0: "left", 1: "right"})
+    frame["my_trial"] = frame["trial"] + 1
+    data = cr.ChoiceData.from_frame(frame, subject="subject", choice="choice", reward="reward",
+                                    session="session", trial="my_trial", n_options=2,
+                                    option_labels=["left", "right"])
+    cv = cr.cross_validate([cr.WSLS()], data, folds=2, in_sample=False)
+    back = frame.reset_index(names="row").merge(cv.trials[["row", "choice_label", "p_choice"]], on="row")
+    assert len(back) == len(cv.trials)
+    assert (back["choice"] == back["choice_label"]).all()
+    ll = cr.WSLS().fit(data).trial_log_likelihood(data)
+    assert (frame.loc[ll["row"], "choice"].to_numpy() == ll["choice_label"].to_numpy()).all()
+
+
+def test_above_chance_is_flagged_and_warned(study):
+    cv = cr.cross_validate([cr.QLearning("full", method="mle", n_restarts=1), cr.Bias()], study,
+                           folds=2, in_sample=False)
+    cv.trials.loc[cv.trials["model"] == "bias", "log_lik"] = -5.0  # worse than guessing
+    with pytest.warns(cr.SuspectResultWarning, match="above chance"):
+        summary = cv.summary()
+    assert summary.loc["bias", "above_chance"] and not summary.loc["full", "above_chance"]

@@ -364,3 +364,36 @@ def test_recipe_with_skip_reports_failures_and_leaves_the_model_out(small_recipe
     monkeypatch.setattr(cr.Bias, "fit", original)
     cv = cr.run_recipe(cr.load_recipe(small_recipe), out, figures=False)
     assert cv.models == ["bias", "rw"] and not (out / "failures.csv").exists()
+
+
+def test_cli_contract_fit_gru_compare_outputs_and_one_line_errors(tmp_path, capsys):
+    """`choicernn fit --models gru` works; `compare` writes what it says; data errors are one
+    line naming the flag, exit status 2; --debug shows the traceback; help shows defaults."""
+    from choicernn.cli import build_parser, main
+
+    data = cr.simulate(cr.QLearning("rw"), "reversal", n_subjects=4, n_trials=60, seed=0)
+    path = tmp_path / "d.csv"
+    data.to_frame().to_csv(path, index=False)
+    assert main(["fit", str(path), "--n-options", "2", "--models", "gru", "rw", "--quiet",
+                 "--out", str(tmp_path / "fits.csv")]) == 0
+    fits = pd.read_csv(tmp_path / "fits.csv")
+    assert set(fits["model"]) == {"gru8", "rw"}
+    assert main(["fit", str(path), "--n-options", "2", "--method", "em", "--quiet",
+                 "--out", str(tmp_path / "em.csv")]) == 0
+    out = tmp_path / "cmp"
+    assert main(["compare", str(path), "--n-options", "2", "--models", "wsls", "rw", "--folds",
+                 "2", "--quiet", "--out", str(out)]) == 0
+    for name in ("summary.csv", "cv_table.csv", "trials.csv", "report.md",
+                 "figures/model_comparison.png", "figures/difference_to_best.png"):
+        assert (out / name).exists(), name
+    capsys.readouterr()
+    assert main(["fit", str(path), "--n-options", "2", "--subject", "nope",
+                 "--out", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "nope" in err[0]
+    assert "subject=" not in err[0]
+    with pytest.raises(cr.ChoiceDataError):
+        main(["--debug", "fit", str(path), "--n-options", "2", "--subject", "nope",
+              "--out", str(tmp_path / "x.csv")])
+    helptext = build_parser()._subparsers._group_actions[0].choices["compare"].format_help()
+    assert "(default: 5)" in helptext and "(default: 0)" in helptext

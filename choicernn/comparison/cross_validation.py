@@ -33,6 +33,10 @@ from .unit_cache import (
 )
 
 
+class SuspectResultWarning(UserWarning):
+    """A comparison result that is likely wrong or meaningless (e.g. held-out NLL above chance)."""
+
+
 @dataclass
 class CrossValidationResult:
     """Held-out predictions of several models on the same folds.
@@ -43,7 +47,9 @@ class CrossValidationResult:
         One row per model and held-out observed choice: ``model, fold, subject, session, trial,
         choice, log_lik`` (log-probability of the choice), ``p_choice`` (its probability),
         ``correct`` (1 if the choice had the highest predicted probability; 1/n when n options
-        tie).
+        tie), and the user's own ``row`` (position in the input table) and ``choice_label``
+        (the choice as written in the file), so predictions merge back onto the input with one
+        ``merge`` (see :meth:`ChoiceData.original_labels`).
     table : pandas.DataFrame
         Per model, fold and subject: ``model, fold, subject, nll, n_trials, nll_per_trial,
         normalized_lik`` (``exp(-nll / n_trials)``), ``accuracy``.
@@ -78,6 +84,8 @@ class CrossValidationResult:
     fitted: dict = field(default_factory=dict, repr=False)
     failures: pd.DataFrame = field(default_factory=lambda: failure_table([]), repr=False)
     timings: pd.DataFrame | None = field(default=None, repr=False)
+    n_options: int | None = None
+    repeat_accuracy: float = float("nan")
 
     def subject_table(self) -> pd.DataFrame:
         """Per model and subject, summed over folds: ``model, subject, nll, n_trials,
@@ -86,28 +94,73 @@ class CrossValidationResult:
             self.trials[self.trials["model"].isin(self.models)], ["model", "subject"]
         )
 
-    def summary(self) -> pd.DataFrame:
+    def summary(self, *, reference: str | None = None, holm: bool = False) -> pd.DataFrame:
         """Per-model comparison, best first; see :func:`choicernn.comparison.compare_subjects`.
 
-        Adds ``accuracy`` (mean over subjects) and, where available, in-sample ``aic`` and
-        ``bic`` (summed over subjects).
+        Adds ``accuracy`` (mean over subjects), ``above_chance`` (True when the mean held-out
+        NLL per choice is above chance, ln K: the model predicts worse than guessing, which
+        also raises a :class:`SuspectResultWarning`) and, where available, in-sample ``aic`` and
+        ``bic`` (summed over subjects). ``reference`` tests every model against a chosen one
+        instead of the best; ``holm`` adds Holm-adjusted p-values. ``attrs``: ``best_model``,
+        ``metric``, ``bor``, ``reference``, ``chance_nll_per_trial``; the trivial floors are in
+        :meth:`floors`.
         """
         from .statistics import compare_subjects
 
         subjects = self.subject_table()
-        out = compare_subjects(subjects)
+        out = compare_subjects(subjects, reference=reference, holm=holm)
+        attrs = dict(out.attrs)
         out["accuracy"] = subjects.groupby("model")["accuracy"].mean().reindex(out.index)
+        chance = float(np.log(self.n_options)) if self.n_options else np.nan
+        out["above_chance"] = out["mean_nll_per_trial"] > chance
         if self.in_sample is not None:
             ic = self.in_sample.groupby("model")[["aic", "bic"]].sum()
             out = out.join(ic, how="left")
+        out.attrs = {**attrs, "chance_nll_per_trial": chance}  # join drops attrs (pandas 3)
+        bad = out.index[out["above_chance"]].tolist()
+        if bad:
+            warnings.warn(
+                f"held-out NLL per choice above chance (ln {self.n_options} = {chance:.3f}) for "
+                f"{bad}: these models predict held-out choices worse than guessing (overfitting, "
+                f"or a fit that failed); try method='map' or a smaller network",
+                SuspectResultWarning,
+                stacklevel=2,
+            )
+        return out
+
+    def floors(self) -> pd.DataFrame:
+        """Trivial predictors on the same held-out choices, to read every model against.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``floor``: ``chance`` (every option 1/K: NLL per choice ln K, accuracy
+            1/K) and ``repeat_last`` (predict the previous observed choice of the sequence:
+            accuracy only, its NLL is infinite). Columns ``nll_per_trial``, ``accuracy``.
+        """
+        k = self.n_options or 2
+        rows = {"chance": {"nll_per_trial": float(np.log(k)), "accuracy": 1.0 / k}}
+        rows["repeat_last"] = {"nll_per_trial": np.inf, "accuracy": self.repeat_accuracy}
+        out = pd.DataFrame.from_dict(rows, orient="index")
+        out.index.name = "floor"
         return out
 
     def bms(self, **options: Any):
-        """Random-effects Bayesian model selection on per-subject held-out log-likelihoods."""
+        """Random-effects Bayesian model selection on per-subject held-out log-likelihoods.
+
+        Models enter in name order, as in :meth:`summary`, so with the same ``seed`` the
+        Monte Carlo exceedance probabilities of both tables are the same draws.
+        """
         from .bms import bms
 
         evidence = -self.subject_table().pivot(index="subject", columns="model", values="nll")
-        return bms(evidence[self.models], **options)
+        return bms(evidence[sorted(self.models, key=str)], **options)
+
+    def paired_test(self, model: str, reference: str) -> pd.Series:
+        """Paired comparison of two chosen models over subjects: mean difference of held-out
+        NLL per choice (``model - reference``), its SEM, Wilcoxon and paired t-test p-values."""
+        table = self.summary(reference=reference)
+        return table.loc[model, ["delta_nll_per_trial", "delta_sem", "wilcoxon_p", "ttest_p"]]
 
     def plot(self, kind: str = "paired", ax=None, metric: str = "nll_per_trial"):
         """``kind="paired"``: per-subject held-out likelihood per model with paired lines and
@@ -373,7 +426,7 @@ def cross_validate(
     log = runner.run(
         run_unit, study, todo, keep, progress=show_progress(), desc="cross-validation"
     )
-    result = _assemble(models, names, fold_list, pieces, fitted, log, by, seed)
+    result = _assemble(models, names, fold_list, pieces, fitted, log, by, seed, data)
     _report_failures(log.failures, result, runner, cache.folder)
     return result
 
@@ -448,12 +501,15 @@ class _Cache:
         write_trials(trials, path, self.data)
 
 
-def _assemble(models, names, fold_list, pieces, fitted, log, by, seed) -> CrossValidationResult:
+def _assemble(
+    models, names, fold_list, pieces, fitted, log, by, seed, data
+) -> CrossValidationResult:
     order = [(m.name, f.index) for f in fold_list for m in models]
     present = [pieces[k][TRIAL_COLUMNS] for k in order if k in pieces]
     trials = (
         pd.concat(present, ignore_index=True) if present else pd.DataFrame(columns=TRIAL_COLUMNS)
     )
+    trials, repeat = _with_user_labels(trials, data)
     table = score_table(trials, ["model", "fold", "subject"])
     rows = [
         fitted[(m.name, "all")].in_sample_table()[
@@ -475,7 +531,25 @@ def _assemble(models, names, fold_list, pieces, fitted, log, by, seed) -> CrossV
         fitted,
         failure_table(log.failures),
         log.timing_table(),
+        data.n_options,
+        repeat,
     )
+
+
+def _with_user_labels(trials: pd.DataFrame, data: ChoiceData) -> tuple[pd.DataFrame, float]:
+    """Add the user's own ``row`` and ``choice_label`` to the held-out trials (so predictions
+    merge back onto the input table), and the accuracy of repeating the previous choice."""
+    labels = data.original_labels()
+    frame = data.to_frame()
+    keys = ["subject", "session", "trial"]
+    previous = frame.groupby(["subject", "session"], sort=False)["choice"].transform(
+        lambda c: c.ffill().shift(1)
+    )
+    extra = labels[[*keys, "row", "choice_label"]].assign(previous_choice=previous.to_numpy())
+    out = trials.merge(extra, on=keys, how="left", validate="many_to_one")
+    first = out[out["model"] == out["model"].iloc[0]] if len(out) else out
+    repeat = float((first["previous_choice"] == first["choice"]).mean()) if len(first) else np.nan
+    return out.drop(columns="previous_choice"), repeat
 
 
 def _report_failures(failures, result, runner, cache) -> None:

@@ -20,6 +20,8 @@ def compare_subjects(
     *,
     metric: Literal["nll_per_trial", "nll", "normalized_lik"] = "nll_per_trial",
     bms_seed: int = 0,
+    reference: str | None = None,
+    holm: bool = False,
 ) -> pd.DataFrame:
     """Compare models scored on the same subjects: means, paired tests and random-effects BMS.
 
@@ -39,6 +41,12 @@ def compare_subjects(
     bms_seed : int, default 0
         Seed for the Monte Carlo exceedance probabilities of :func:`choicernn.comparison.bms.bms`
         (used with more than two models).
+    reference : str, optional
+        The model every other is tested against (paired differences and tests); default the
+        best model. Give a baseline to test two chosen models against each other.
+    holm : bool, default False
+        Add ``wilcoxon_p_holm`` and ``ttest_p_holm``: the p-values adjusted for the number of
+        comparisons by Holm's step-down method.
 
     Returns
     -------
@@ -92,10 +100,14 @@ def compare_subjects(
     means = score.mean()
     order = sorted(models, key=lambda m: (means[m] if lower else -means[m], str(m)))
     best = order[0]
+    if reference is not None:
+        if reference not in models:
+            raise ValueError(f"reference {reference!r} is not one of the models {models}")
+    ref = best if reference is None else reference
 
     rows = {}
     for model in order:
-        diff = (score[model] - score[best]).to_numpy()
+        diff = (score[model] - score[ref]).to_numpy()
         rows[model] = {
             "n_subjects": n_subjects,
             "mean_nll_per_trial": wide["nll_per_trial"][model].mean(),
@@ -105,10 +117,10 @@ def compare_subjects(
             "total_nll": wide["nll"][model].sum(),
             "total_trials": wide["n_trials"][model].sum(),
             "pooled_nll_per_trial": wide["nll"][model].sum() / wide["n_trials"][model].sum(),
-            f"delta_{metric}": 0.0 if model == best else float(diff.mean()),
-            "delta_sem": 0.0 if model == best or not diff.any() else _sem(diff),
-            "wilcoxon_p": np.nan if model == best else _wilcoxon_p(score[model], score[best]),
-            "ttest_p": np.nan if model == best else _ttest_p(score[model], score[best]),
+            f"delta_{metric}": 0.0 if model == ref else float(diff.mean()),
+            "delta_sem": 0.0 if model == ref or not diff.any() else _sem(diff),
+            "wilcoxon_p": np.nan if model == ref else _wilcoxon_p(score[model], score[ref]),
+            "ttest_p": np.nan if model == ref else _ttest_p(score[model], score[ref]),
         }
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "model"
@@ -126,7 +138,24 @@ def compare_subjects(
         for col in ("expected_frequency", "exceedance_prob", "protected_exceedance_prob"):
             out[col] = 1.0
     out["rank"] = np.arange(1, len(order) + 1)
-    out.attrs.update({"best_model": best, "metric": metric, "bor": bor})
+    if holm:
+        for col in ("wilcoxon_p", "ttest_p"):
+            out[f"{col}_holm"] = holm_adjust(out[col].to_numpy())
+    out.attrs.update({"best_model": best, "metric": metric, "bor": bor, "reference": ref})
+    return out
+
+
+def holm_adjust(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjustment of p-values (NaN entries are left out and kept NaN)."""
+    p = np.asarray(p, dtype=float)
+    out = np.full_like(p, np.nan)
+    valid = np.flatnonzero(~np.isnan(p))
+    m = len(valid)
+    order = valid[np.argsort(p[valid], kind="stable")]
+    running = 0.0
+    for i, idx in enumerate(order):
+        running = max(running, min(1.0, (m - i) * p[idx]))
+        out[idx] = running
     return out
 
 

@@ -303,13 +303,19 @@ class ChoiceModel(ABC):
         Returns
         -------
         pandas.DataFrame
-            Columns ``subject, session, trial, choice, log_lik``; missed trials are excluded.
+            Columns ``subject, session, trial, choice, log_lik`` (``choice`` 0-based), then the
+            user's own ``row`` (position in the input table) and ``choice_label`` (the choice as
+            written in the file), so the predictions merge back onto the input table; missed
+            trials are excluded.
         """
         ll = data.trial_values(self.log_likelihood_tensor(data, **logit_options))
         table = data.to_frame()
         observed = table["choice"].notna().to_numpy()
         out = table.loc[observed, ["subject", "session", "trial", "choice"]].copy()
         out["log_lik"] = ll[observed]
+        labels = data.original_labels().loc[observed, ["row", "choice_label"]]
+        out["row"] = labels["row"].to_numpy()
+        out["choice_label"] = labels["choice_label"].to_numpy()
         return out.reset_index(drop=True)
 
     def choice_probabilities(self, data: ChoiceData, **logit_options: Any) -> pd.DataFrame:
