@@ -54,6 +54,7 @@ from .comparison.cross_validation import (
     cross_validate,
 )
 from .comparison.folds import make_folds
+from .comparison.groups import compare_groups
 from .comparison.selection import SelectByCV
 from .comparison.statistics import compare_subjects
 from .data import ChoiceData, ChoiceDataError, SequenceBatch, read_csv
@@ -96,6 +97,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "compare_groups",
     "Capabilities",
     "SuspectResultWarning",
     "FitWarning",

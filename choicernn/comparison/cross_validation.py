@@ -86,13 +86,17 @@ class CrossValidationResult:
     timings: pd.DataFrame | None = field(default=None, repr=False)
     n_options: int | None = None
     repeat_accuracy: float = float("nan")
+    covariates: pd.DataFrame | None = field(default=None, repr=False)
 
     def subject_table(self) -> pd.DataFrame:
         """Per model and subject, summed over folds: ``model, subject, nll, n_trials,
-        nll_per_trial, normalized_lik, accuracy``; only models with every fold (``models``)."""
-        return score_table(
-            self.trials[self.trials["model"].isin(self.models)], ["model", "subject"]
-        )
+        nll_per_trial, normalized_lik, accuracy``, then the data's per-subject covariates (e.g.
+        a diagnosis, for :func:`choicernn.compare_groups`); only models with every fold
+        (``models``)."""
+        out = score_table(self.trials[self.trials["model"].isin(self.models)], ["model", "subject"])
+        if self.covariates is not None:
+            out = out.merge(self.covariates, on="subject", how="left")
+        return out
 
     def summary(self, *, reference: str | None = None, holm: bool = False) -> pd.DataFrame:
         """Per-model comparison, best first; see :func:`choicernn.comparison.compare_subjects`.
@@ -533,6 +537,7 @@ def _assemble(
         log.timing_table(),
         data.n_options,
         repeat,
+        data.covariates,
     )
 
 

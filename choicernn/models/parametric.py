@@ -81,8 +81,11 @@ class ParametricModel(ChoiceModel):
     params_ : pandas.DataFrame
         ``subject`` and one column per parameter.
     results_ : pandas.DataFrame
-        ``subject, model, <parameters>, nll, n_trials, n_params, aic, bic, converged, n_iter,
-        at_bound`` (``n_trials`` counts observed choices; with MAP or EM also ``log_prior``).
+        ``subject, model, <parameters>, nll, n_trials, n_params, aic, bic, [log_prior,]
+        converged, n_iter, at_bound, se_<parameter>...`` and the data's per-subject covariates
+        (``n_trials`` counts observed choices; ``log_prior`` with MAP or EM; ``se_<name>``:
+        Laplace standard error of each parameter from the curvature of the fitted objective,
+        carried to the parameter's scale by the delta method).
     n_options_ : int
     """
 
@@ -285,6 +288,13 @@ class ParametricModel(ChoiceModel):
             index=pd.Index(data.subjects, name="subject"),
             columns=[f"restart_{r}" for r in range(n_restarts)],
         )
+        ses = extra.pop("_standard_errors", {})
+        for p in params:
+            if p.name in ses:
+                table[f"se_{p.name}"] = ses[p.name]
+        if data.covariates is not None:
+            table = table.merge(data.covariates, on="subject", how="left")
+            self.results_ = table
         for key, value in extra.items():
             setattr(self, key, value)
         _warn_suspect(self.name, table, settings.method)

@@ -98,9 +98,31 @@ def fit_parameters(
     dtype = settings.torch_dtype
     x0 = initial_points(params, data.n_subjects, settings.n_restarts, seed).to(dev, dtype)
     if settings.method == "em":
-        return fit_em(model, data, params, x0, settings)
-    penalty = prior_penalty(params, settings.priors or {}) if settings.method == "map" else None
-    return optimise(model, data, params, x0, penalty, settings), {}
+        result, extra = fit_em(model, data, params, x0, settings)
+        penalty = extra.pop("_penalty")
+    else:
+        penalty = prior_penalty(params, settings.priors or {}) if settings.method == "map" else None
+        result, extra = optimise(model, data, params, x0, penalty, settings), {}
+    extra["_standard_errors"] = standard_errors(model, data, params, result, penalty)
+    return result, extra
+
+
+def standard_errors(model, data, params, result, penalty) -> dict[str, np.ndarray]:
+    """Laplace standard errors of every subject's parameters at its best restart.
+
+    The posterior (MAP, EM) or likelihood (ML) curvature on the unconstrained scale is
+    inverted (:func:`laplace_variance`) and carried to each parameter's own scale by the delta
+    method (``se = |d value / d x| * sd(x)``). Near a bound the transform is flat and the SE
+    shrinks toward 0: read SEs of parameters flagged ``at_bound`` with care.
+    """
+    x_hat = best_restart(result, data.n_subjects)
+    var = laplace_variance(model, data, params, x_hat, penalty)
+    out = {}
+    for j, p in enumerate(params):
+        x = x_hat[:, j]
+        slope = (p.upper - p.lower) * torch.sigmoid(x) * (1 - torch.sigmoid(x))
+        out[p.name] = (slope.abs() * var[:, j].sqrt()).cpu().numpy()
+    return out
 
 
 def initial_points(
@@ -232,7 +254,11 @@ def fit_em(model, data, params, x0, settings: FitSettings):
             "median_value": [float(p.to_value(mu[k].cpu())) for k, p in enumerate(params)],
         }
     )
+    def final_penalty(x, values, m=mu.clone(), v=var.clone()):
+        return 0.5 * (((x - m) ** 2) / v + torch.log(2 * torch.pi * v)).sum(1)
+
     extra = {
+        "_penalty": final_penalty,
         "population_": population,
         "em_history_": pd.DataFrame(history),
         "em_converged_": bool(history and history[-1]["change"] < settings.em_tol),

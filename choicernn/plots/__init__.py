@@ -22,6 +22,7 @@ value, membership-inference ROC), :mod:`~choicernn.plots.saving` (:func:`save_fi
 from ._common import panel_label
 from .behaviour import plot_learning_curves, plot_reversal_curves, plot_stay_probabilities
 from .comparison import plot_difference_to_best, plot_model_comparison
+from .groups import plot_group_comparison
 from .networks import plot_agreement, plot_logit_portrait, plot_membership_roc
 from .parameters import plot_parameter_distributions
 from .ppc import plot_ppc
@@ -30,6 +31,7 @@ from .saving import save_figure
 from .trace import plot_choice_trace
 
 __all__ = [
+    "plot_group_comparison",
     "panel_label",
     "plot_agreement",
     "plot_choice_trace",
