@@ -254,8 +254,10 @@ def fit_em(model, data, params, x0, settings: FitSettings):
             "median_value": [float(p.to_value(mu[k].cpu())) for k, p in enumerate(params)],
         }
     )
-    def final_penalty(x, values, m=mu.clone(), v=var.clone()):
-        return 0.5 * (((x - m) ** 2) / v + torch.log(2 * torch.pi * v)).sum(1)
+    m_final, v_final = mu.clone(), var.clone()
+
+    def final_penalty(x, values):
+        return 0.5 * (((x - m_final) ** 2) / v_final + torch.log(2 * torch.pi * v_final)).sum(1)
 
     extra = {
         "_penalty": final_penalty,
