@@ -361,11 +361,51 @@ def run_recipe(
     if cv.in_sample is not None:
         write_csv_atomic(cv.in_sample, out / "in_sample.csv")
     fitted = _fit_all(models, cv, out)
+    removed = _move_aside_removed(models, out)
     figure_files = _figures(cv, fitted, data, recipe, out) if figures else []
     figure_files += _analyses(recipe, fitted, data, out)
     elapsed = time.perf_counter() - start
-    _report(recipe, data, summary, bms, figure_files, out, elapsed, cv.failures)
+    timing = _unit_time(cv, out)
+    _report(recipe, data, summary, bms, figure_files, out, elapsed, cv.failures, timing, removed, cv)
     return cv
+
+
+def _unit_time(cv, out: Path) -> dict[str, float]:
+    """Compute time of every unit of the study, kept in ``units/timings.csv`` across runs, so a
+    resumed study reports the same total as a fresh one (and says what this run computed)."""
+    path = out / "units" / "timings.csv"
+    known = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=["unit", "seconds"])
+    now = cv.timings[["unit", "seconds"]] if cv.timings is not None else known.iloc[:0]
+    table = pd.concat([known[~known["unit"].isin(now["unit"])], now], ignore_index=True)
+    write_csv_atomic(table, path)
+    return {
+        "total": float(table["seconds"].sum()),
+        "computed_now": len(now),
+        "from_cache": len(table) - len(now),
+    }
+
+
+def _move_aside_removed(models, out: Path) -> list[str]:
+    """Outputs of models no longer in the recipe (``params/NAME.csv``, ``networks/NAME/``) are
+    moved to ``removed/``, so the folder holds only this recipe's models; returns their names."""
+    import shutil
+
+    names = {m.name for m in models}
+    moved = []
+    for folder, is_dir in (("params", False), ("networks", True)):
+        base = out / folder
+        if not base.is_dir():
+            continue
+        for item in sorted(base.iterdir()):
+            name = item.name if is_dir else item.stem
+            if (item.is_dir() == is_dir) and name not in names and not name.startswith("."):
+                target = out / "removed" / folder / item.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if target.exists():
+                    shutil.rmtree(target) if target.is_dir() else target.unlink()
+                shutil.move(str(item), str(target))
+                moved.append(name)
+    return sorted(set(moved))
 
 
 def _fit_all(models, cv, out) -> dict[str, ChoiceModel]:
@@ -517,7 +557,10 @@ def _analyses(recipe, fitted, data, out) -> list[str]:
     return [str(Path(f).relative_to(out)) for f in files]
 
 
-def _report(recipe, data, summary, bms, figure_files, out, elapsed, failures=None) -> None:
+def _report(
+    recipe, data, summary, bms, figure_files, out, elapsed, failures=None, timing=None,
+    removed=(), cv=None,
+) -> None:
     cols = [
         c
         for c in [
@@ -576,10 +619,35 @@ def _report(recipe, data, summary, bms, figure_files, out, elapsed, failures=Non
             ]
         ),
         "",
+        *(
+            []
+            if cv is None
+            else [
+                f"Floors: chance is {cv.floors().loc['chance', 'nll_per_trial']:.3f} nats per "
+                f"choice; repeating the previous choice is right on "
+                f"{cv.repeat_accuracy:.1%} of the held-out choices.",
+                "",
+            ]
+        ),
+        *(
+            []
+            if not removed
+            else [
+                f"Outputs of models no longer in the recipe were moved to `removed/`: "
+                f"{', '.join(removed)}.",
+                "",
+            ]
+        ),
         *[f"![{Path(f).stem}]({f})" for f in pngs],
         "",
-        f"Run time {elapsed:.0f} s. Tables: `summary.csv`, `subject_table.csv`, `cv_table.csv`, `bms.csv`, "
-        f"`in_sample.csv`, `params/`.",
+        (
+            f"Compute time of the study's units: {timing['total']:.0f} s (kept in "
+            f"`units/timings.csv` across resumed runs). "
+            if timing
+            else ""
+        )
+        + "Tables: `summary.csv`, `subject_table.csv`, `cv_table.csv`, `bms.csv`, "
+        "`in_sample.csv`, `params/`.",
         "",
         "Recipe:",
         "",

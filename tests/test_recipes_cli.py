@@ -72,12 +72,23 @@ def test_run_writes_tables_figures_report_and_resumes(small_recipe, capsys):
     assert summary["model"].iloc[0] == "rw"
     assert "rw" in capsys.readouterr().out
     assert not list(out.rglob("*.tmp"))  # no half-written files left behind
-    stamps = {p: p.stat().st_mtime_ns for p in (out / "units").glob("*.csv")}
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "units").glob("*__fold*.csv")}
     assert len(stamps) == 6
-    cv = cr.run_recipe(cr.load_recipe(small_recipe), out, figures=False)
+    report = (out / "report.md").read_text()
+    figures = sorted(p.name for p in (out / "figures").iterdir())
+    cv = cr.run_recipe(cr.load_recipe(small_recipe), out)
     assert cv.timings is None or len(cv.timings) == 0  # every unit came from units/
     assert {k for k in cv.fitted if k[1] != "all"} == {(m, f) for m in cv.models for f in range(3)}
-    assert {p: p.stat().st_mtime_ns for p in (out / "units").glob("*.csv")} == stamps
+    assert {p: p.stat().st_mtime_ns for p in (out / "units").glob("*__fold*.csv")} == stamps
+    # a resumed run writes the same report and the same figures as the fresh one
+    assert (out / "report.md").read_text() == report
+    assert sorted(p.name for p in (out / "figures").iterdir()) == figures
+    # a model removed from the recipe: its outputs are moved aside and the report says so
+    small_recipe.write_text(SMALL.replace('[[models]]\ntype = "bias"\n', ""))
+    cr.run_recipe(cr.load_recipe(small_recipe), out, figures=False)
+    assert not (out / "params" / "bias.csv").exists()
+    assert (out / "removed" / "params" / "bias.csv").exists()
+    assert "moved to `removed/`: bias" in (out / "report.md").read_text()
 
 
 def test_recipe_errors_name_the_field():

@@ -553,7 +553,10 @@ def _with_user_labels(trials: pd.DataFrame, data: ChoiceData) -> tuple[pd.DataFr
     extra = labels[[*keys, "row", "choice_label"]].assign(previous_choice=previous.to_numpy())
     out = trials.merge(extra, on=keys, how="left", validate="many_to_one")
     first = out[out["model"] == out["model"].iloc[0]] if len(out) else out
-    repeat = float((first["previous_choice"] == first["choice"]).mean()) if len(first) else np.nan
+    # the first choice of a sequence has no previous one: it counts as not predicted
+    prev = first["previous_choice"].astype("float64").to_numpy()
+    same = prev == first["choice"].astype("float64").to_numpy()
+    repeat = float(same.mean()) if len(first) else np.nan
     return out.drop(columns="previous_choice"), repeat
 
 

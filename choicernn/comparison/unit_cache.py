@@ -117,6 +117,7 @@ def read_trials(path: Path, data: ChoiceData, expected_rows: int) -> pd.DataFram
     session_labels[:] = sessions
     table["subject"] = pd.Series(subjects[subj]).astype(frame["subject"].dtype)
     table["session"] = pd.Series(session_labels[sess]).astype(frame["session"].dtype)
+    table["choice"] = table["choice"].astype(frame["choice"].dtype)  # as in a fresh run
     return table
 
 
