@@ -25,6 +25,7 @@ from scipy.optimize import minimize
 
 import choicernn as cr
 from choicernn.fitting.objective import BatchedObjective
+from choicernn.models.parametric_fit import initial_points
 
 
 def scipy_nll(theta, choices, rewards, k):
@@ -88,9 +89,11 @@ def main() -> None:
     )
     data = cr.simulate(cr.QLearning("rw_persev"), task, n_subjects, n_trials, seed=1, params=truth)
 
-    model = cr.QLearning("rw_persev")
+    cr.set_progress(False)
+    # maximum likelihood, to compare with scipy's per-subject ML fits
+    model = cr.QLearning("rw_persev", method="mle", n_restarts=n_restarts, device="cpu")
     start = time.perf_counter()
-    model.fit(data, n_restarts=n_restarts, seed=0, progress=False, device="cpu")
+    model.fit(data, seed=0)
     ours = time.perf_counter() - start
     print(
         f"choicernn batched fit: {ours:.1f} s  (converged {model.results_['converged'].mean():.1%})"
@@ -98,7 +101,7 @@ def main() -> None:
 
     # scipy on a sample, from the same starting points as our restarts
     params = model.parameters(k)
-    x0 = model._initial_points(params, n_subjects, n_restarts, 0).reshape(
+    x0 = initial_points(params, n_subjects, n_restarts, 0).reshape(
         n_restarts, n_subjects, -1
     )
     frame = data.to_frame()
@@ -151,7 +154,7 @@ def main() -> None:
             f"likelihood+gradient {n_seq} x 500 x 4, linear scan, {str(dtype)[6:]}: "
             f"{(time.perf_counter() - start) / 3:.2f} s"
         )
-    prep = rw._prepare(big.tensors("cpu", torch.float64))
+    prep = rw.prepare(big.tensors("cpu", torch.float64))
     alpha = torch.full((n_seq, 1), 0.3, dtype=torch.float64, requires_grad=True)
     beta = torch.full((n_seq, 1), 3.0, dtype=torch.float64, requires_grad=True)
     start = time.perf_counter()

@@ -37,6 +37,9 @@ def minimize_batched(
     max_step: float = 4.0,
     x_bound: float = 25.0,
     progress: Callable[[int, int], None] | None = None,
+    groups: torch.Tensor | None = None,
+    retire_margin: float = 2.0,
+    retire_every: int = 10,
 ) -> BatchedResult:
     """Minimise ``n_problems`` independent smooth functions with BFGS.
 
@@ -57,6 +60,14 @@ def minimize_batched(
         Parameters are kept within ``[-x_bound, x_bound]`` (the transforms are flat beyond).
     progress : callable, optional
         Called as ``progress(iteration, n_active)``.
+    groups : torch.Tensor of int, optional
+        Problems that are restarts of one subject share a group. Every ``retire_every``
+        iterations a restart is retired (stops, not converged) when its value is more than
+        ``retire_margin`` above the best value in its group and its progress over the last
+        ``retire_every`` iterations was under a tenth of that gap: at its pace it would need
+        over a hundred more iterations to catch up, and a restart of the same subject is
+        already better. This trims the slow tail of hopeless restarts; the best restart of
+        every group is never retired.
     """
     n, p = x0.shape
     dev, dt = x0.device, x0.dtype
@@ -74,7 +85,14 @@ def minimize_batched(
         raise FloatingPointError(
             f"objective is not finite at the start for problems {all_idx[bad][:5].tolist()}"
         )
+    retired = torch.zeros(n, dtype=torch.bool, device=dev)
+    f_before = f.clone()
     for it in range(max_iter):
+        if groups is not None and it > 0 and it % retire_every == 0:
+            retire = _hopeless(f, f_before, groups, converged, retire_margin)
+            retired |= retire
+            converged |= retire
+            f_before = f.clone()
         active = all_idx[~converged]
         if active.numel() == 0:
             break
@@ -139,4 +157,16 @@ def minimize_batched(
         converged[active[done]] = True
     # "converged" as reported: a small gradient, or a stalled line search at a flat point.
     flat = g.abs().amax(1) < max(gtol, 1e-3)
-    return BatchedResult(x=x, fun=f, grad=g, converged=converged & flat, n_iter=n_iter)
+    return BatchedResult(
+        x=x, fun=f, grad=g, converged=converged & flat & ~retired, n_iter=n_iter
+    )
+
+
+def _hopeless(f, f_before, groups, converged, margin: float) -> torch.Tensor:
+    """Active restarts far behind the best of their group and closing the gap too slowly."""
+    n_groups = int(groups.max()) + 1
+    best = torch.full((n_groups,), float("inf"), dtype=f.dtype, device=f.device)
+    best = best.scatter_reduce(0, groups, f, reduce="amin")
+    gap = f - best[groups]
+    progress = f_before - f
+    return ~converged & (gap > margin) & (progress < 0.1 * gap)

@@ -39,6 +39,7 @@ import torch
 from ..data import ChoiceData, SequenceBatch
 from ..fitting.objective import BatchedObjective
 from ..fitting.parameters import Parameter, parameter_table
+from ..threads import auto_threads, torch_threads
 from .base import Capabilities, ChoiceModel, NotFittedError
 from .parametric_fit import FitSettings, fit_parameters
 
@@ -233,7 +234,9 @@ class ParametricModel(ChoiceModel):
             raise TypeError(f"fit expects a ChoiceData, got {type(data).__name__}")
         settings = self.fit_settings()
         params = self.parameters(data.n_options)
-        fitted = fit_parameters(self, params, data, settings, seed)
+        work = settings.n_restarts * data.n_trials * data.n_options
+        with torch_threads(auto_threads(work)):
+            fitted = fit_parameters(self, params, data, settings, seed)
         self._store(data, params, fitted, settings)
         return self
 

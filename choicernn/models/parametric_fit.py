@@ -176,8 +176,11 @@ def optimise(model, data, params, x0, penalty, settings: FitSettings, label: str
         bar.n = it
         bar.set_postfix(active=n_active, refresh=True)
 
+    groups = torch.arange(x0.shape[0], device=x0.device) % n_subjects  # restarts of a subject
     try:
-        result = minimize_batched(objective, x0, max_iter=settings.max_iter, progress=report)
+        result = minimize_batched(
+            objective, x0, max_iter=settings.max_iter, progress=report, groups=groups
+        )
     finally:
         bar.close()
     result.nll = objective.nll_all(result.x).reshape(n_restarts, n_subjects)
