@@ -182,3 +182,31 @@ def test_empirical_bayes_recovers_the_population():
     err_em = np.abs(np.log(em.params_["beta"]) - np.log(truth["beta"])).mean()
     err_mle = np.abs(np.log(mle.params_["beta"]) - np.log(truth["beta"])).mean()
     assert err_em < err_mle
+
+
+def test_hopeless_restarts_are_retired_only_when_far_behind_and_slow():
+    from choicernn.fitting.bfgs import _hopeless
+
+    f = torch.tensor([10.0, 20.0, 20.0, 13.0, 5.0], dtype=torch.float64)
+    before = torch.tensor([10.0, 20.5, 30.0, 13.1, 6.0], dtype=torch.float64)
+    groups = torch.tensor([0, 0, 0, 0, 1])
+    converged = torch.tensor([True, False, False, False, False])
+    out = _hopeless(f, before, groups, converged, margin=2.0)
+    # 1: 10 behind, gained 0.5 -> retired; 2: gained 10 -> kept; 3: 3 behind, gained 0.1 ->
+    # retired; 4: the best of its group -> kept
+    assert out.tolist() == [False, True, False, True, False]
+
+
+def test_retiring_restarts_keeps_every_subjects_optimum(monkeypatch):
+    import choicernn.models.parametric_fit as pf
+
+    data = cr.simulate(cr.QLearning("full"), "reversal", n_subjects=8, n_trials=200, seed=7)
+    with_retire = cr.QLearning("dual_alpha", method="mle", n_restarts=6).fit(data, seed=0)
+    original = pf.minimize_batched
+    monkeypatch.setattr(
+        pf, "minimize_batched", lambda *a, **k: original(*a, **{**k, "groups": None})
+    )
+    without = cr.QLearning("dual_alpha", method="mle", n_restarts=6).fit(data, seed=0)
+    np.testing.assert_allclose(
+        with_retire.results_["nll"], without.results_["nll"], rtol=0, atol=1e-6
+    )
