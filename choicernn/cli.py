@@ -192,8 +192,18 @@ def _write_compare_report(args, data, cv, summary, figures, out: Path) -> None:
     from .io import write_text_atomic
     from .report import markdown_table
 
-    cols = [c for c in ("mean_nll_per_trial", "sem_nll_per_trial", "delta_nll_per_trial",
-                        "wilcoxon_p", "accuracy", "protected_exceedance_prob") if c in summary]
+    cols = [
+        c
+        for c in (
+            "mean_nll_per_trial",
+            "sem_nll_per_trial",
+            "delta_nll_per_trial",
+            "wilcoxon_p",
+            "accuracy",
+            "protected_exceedance_prob",
+        )
+        if c in summary
+    ]
     lines = [
         f"# Model comparison: {Path(args.data).name}",
         "",
@@ -257,9 +267,7 @@ def _add_fit_settings(p: argparse.ArgumentParser) -> None:
         choices=["map", "mle", "em"],
         help="fitting method of per-subject models (default: map, with the documented priors)",
     )
-    p.add_argument(
-        "--restarts", type=int, default=None, help="restarts per subject (default: 10)"
-    )
+    p.add_argument("--restarts", type=int, default=None, help="restarts per subject (default: 10)")
     p.add_argument(
         "--device", default=None, help="auto, cpu or cuda (default: auto = CUDA when present)"
     )
@@ -401,9 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fit, compare and simulate models of choices in bandit tasks.",
         formatter_class=_HelpWithDefaults,
     )
-    parser.add_argument(
-        "--debug", action="store_true", help="show the full traceback of an error"
-    )
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_parser = sub.add_parser
 
@@ -435,8 +441,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="rw", help="Q-learning preset or wsls / bias / kalman")
     p.add_argument("--task", default="two_armed_fixed", help="task name or TOML path")
     p.add_argument("--n-subjects", type=int, default=50, help="simulated subjects")
-    p.add_argument("--n-trials", type=int, default=None, help="trials per session (default: the task's)")
-    p.add_argument("--n-sessions", type=int, default=None, help="sessions per subject (default: the task's)")
+    p.add_argument(
+        "--n-trials", type=int, default=None, help="trials per session (default: the task's)"
+    )
+    p.add_argument(
+        "--n-sessions", type=int, default=None, help="sessions per subject (default: the task's)"
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--out", required=True, help="CSV to write (parameters go to OUT.params.csv)")
     p.set_defaults(func=cmd_simulate)

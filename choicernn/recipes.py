@@ -209,7 +209,7 @@ def recipe_from_dict(spec: dict[str, Any], source: Path | None = None) -> Recipe
     if "fit_options" in spec.get("run", {}):
         raise RecipeError(
             f"{where}: [run] fit_options is gone: write fitting settings on the model itself, "
-            f"e.g. [[models]] type = \"qlearning\", preset = \"rw\", n_restarts = 20"
+            f'e.g. [[models]] type = "qlearning", preset = "rw", n_restarts = 20'
         )
     _check_keys(where, "run", spec.get("run", {}), _RUN_KEYS)
     _check_keys(where, "analyses", spec.get("analyses", {}), _ANALYSIS_KEYS)
@@ -366,7 +366,9 @@ def run_recipe(
     figure_files += _analyses(recipe, fitted, data, out)
     elapsed = time.perf_counter() - start
     timing = _unit_time(cv, out)
-    _report(recipe, data, summary, bms, figure_files, out, elapsed, cv.failures, timing, removed, cv)
+    _report(
+        recipe, data, summary, bms, figure_files, out, elapsed, cv.failures, timing, removed, cv
+    )
     return cv
 
 
@@ -447,9 +449,7 @@ def _figures(cv, fitted, data, recipe, out) -> list[str]:
         cv.plot(kind=kind, ax=ax)
         files += plots.save_figure(fig, out / "figures" / stem)
         plt.close(fig)
-    params = [
-        m.in_sample_table() for m in fitted.values() if m.capabilities().parameter_table
-    ]
+    params = [m.in_sample_table() for m in fitted.values() if m.capabilities().parameter_table]
     if params:
         fig = plots.plot_parameter_distributions(pd.concat(params, ignore_index=True))
         files += plots.save_figure(fig, out / "figures" / "parameters")
@@ -557,9 +557,63 @@ def _analyses(recipe, fitted, data, out) -> list[str]:
     return [str(Path(f).relative_to(out)) for f in files]
 
 
+def _failure_lines(failures) -> list[str]:
+    if failures is None or failures.empty:
+        return []
+    listed = "; ".join(
+        f"{u} ({e}: {m})"
+        for u, e, m in failures[["unit", "error", "message"]].itertuples(index=False)
+    )
+    return [
+        f"**{len(failures)} unit(s) failed and were skipped** (`failures.csv`); models without "
+        f"every fold are left out of the comparison: {listed}",
+        "",
+    ]
+
+
+def _bms_lines(bms) -> list[str]:
+    if bms is None:
+        return ["Random-effects BMS: needs two models with every fold."]
+    return [
+        f"Random-effects BMS (Bayesian omnibus risk {bms.bor:.3g}):",
+        "",
+        markdown_table(bms.table),
+    ]
+
+
+def _floor_lines(cv) -> list[str]:
+    if cv is None:
+        return []
+    return [
+        f"Floors: chance is {cv.floors().loc['chance', 'nll_per_trial']:.3f} nats per choice; "
+        f"repeating the previous choice is right on {cv.repeat_accuracy:.1%} of the held-out "
+        f"choices.",
+        "",
+    ]
+
+
+def _removed_lines(removed) -> list[str]:
+    if not removed:
+        return []
+    return [
+        f"Outputs of models no longer in the recipe were moved to `removed/`: "
+        f"{', '.join(removed)}.",
+        "",
+    ]
+
+
 def _report(
-    recipe, data, summary, bms, figure_files, out, elapsed, failures=None, timing=None,
-    removed=(), cv=None,
+    recipe,
+    data,
+    summary,
+    bms,
+    figure_files,
+    out,
+    elapsed,
+    failures=None,
+    timing=None,
+    removed=(),
+    cv=None,
 ) -> None:
     cols = [
         c
@@ -596,48 +650,11 @@ def _report(
         "",
         markdown_table(summary[cols]),
         "",
-        *(
-            []
-            if failures is None or failures.empty
-            else [
-                f"**{len(failures)} unit(s) failed and were skipped** (`failures.csv`); models "
-                "without every fold are left out of the comparison: "
-                + "; ".join(
-                    f"{u} ({e}: {m})"
-                    for u, e, m in failures[["unit", "error", "message"]].itertuples(index=False)
-                ),
-                "",
-            ]
-        ),
-        *(
-            ["Random-effects BMS: needs two models with every fold."]
-            if bms is None
-            else [
-                f"Random-effects BMS (Bayesian omnibus risk {bms.bor:.3g}):",
-                "",
-                markdown_table(bms.table),
-            ]
-        ),
+        *_failure_lines(failures),
+        *_bms_lines(bms),
         "",
-        *(
-            []
-            if cv is None
-            else [
-                f"Floors: chance is {cv.floors().loc['chance', 'nll_per_trial']:.3f} nats per "
-                f"choice; repeating the previous choice is right on "
-                f"{cv.repeat_accuracy:.1%} of the held-out choices.",
-                "",
-            ]
-        ),
-        *(
-            []
-            if not removed
-            else [
-                f"Outputs of models no longer in the recipe were moved to `removed/`: "
-                f"{', '.join(removed)}.",
-                "",
-            ]
-        ),
+        *_floor_lines(cv),
+        *_removed_lines(removed),
         *[f"![{Path(f).stem}]({f})" for f in pngs],
         "",
         (

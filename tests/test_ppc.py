@@ -205,3 +205,14 @@ def test_pooled_gru_runs_as_agent():
         result = posterior_predictive(net, data, "two_armed_fixed", seed=0)
         assert result.simulated[0].n_choices == data.n_choices
         assert result.pooled["n_subjects"].eq(6).all()
+
+
+def test_task_reward_coding_that_differs_from_the_data_warns():
+    """A model fitted on +1/-1 rewards checked in a 0/1 task: the check says so."""
+    data = cr.simulate(cr.QLearning("rw"), "reversal", n_subjects=4, n_trials=60, seed=0)
+    frame = data.to_frame()
+    frame["reward"] = 2 * frame["reward"] - 1  # the hBayesDM coding: win +1, loss -1
+    pm1 = cr.ChoiceData.from_frame(frame, n_options=2, session="session", trial="trial")
+    model = cr.QLearning("rw", n_restarts=1).fit(pm1)
+    with pytest.warns(UserWarning, match="pays rewards"):
+        posterior_predictive(model, pm1, "reversal")

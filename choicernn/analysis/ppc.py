@@ -9,6 +9,7 @@ behavioural signatures (:mod:`choicernn.signatures`) on the data and on each sim
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,6 +166,113 @@ def _agent_params(model: ChoiceModel, subjects: list) -> Any:
     return fitted.set_index("subject").loc[list(subjects)].reset_index()
 
 
+def _check_inputs(model, data, task, n_simulations):
+    """The checked inputs: whether payoffs are replayed, and the task (loaded) otherwise."""
+    if not isinstance(data, ChoiceData):
+        raise TypeError(f"data must be a ChoiceData, got {type(data).__name__}")
+    if not isinstance(model, ChoiceModel):
+        raise TypeError(f"model must be a fitted ChoiceModel, got {type(model).__name__}")
+    model.check_fitted()
+    if not isinstance(n_simulations, int | np.integer) or n_simulations < 1:
+        raise ValueError(f"n_simulations must be a positive integer, got {n_simulations!r}")
+    k = data.n_options
+    if model.n_options_ != k:
+        raise ValueError(f"{model.name} was fitted with n_options={model.n_options_}, data has {k}")
+    replay = data.has_outcomes
+    if not replay:
+        if task is None:
+            raise ValueError(
+                "data have no outcome columns (the payoff of every option on every trial), so "
+                "the subjects' reward schedules cannot be replayed: pass task= (a Task or the "
+                "name of the task the data come from) to simulate the model in it."
+            )
+        task = load_task(task) if isinstance(task, str) else task
+        if task.n_options != k:
+            raise ValueError(f"task {task.name!r} has {task.n_options} options, data have {k}")
+    return replay, task
+
+
+def _replay_payoffs(data: ChoiceData) -> np.ndarray:
+    """Every option's payoff on every (padded) trial, shape (n_sequences, n_trials, K)."""
+    n_seq, n_t = data.tensors().mask.shape
+    k = data.n_options
+    payoffs = np.full((n_seq, n_t, k), np.nan)
+    values = data.to_frame()[outcome_columns(k)].to_numpy(dtype=float)
+    padded_index = data.trial_values(np.arange(n_seq * n_t).reshape(n_seq, n_t))
+    payoffs.reshape(-1, k)[padded_index] = values
+    return payoffs
+
+
+def _play(model, data, task, payoffs, params, sim_seq) -> ChoiceData:
+    """One simulated copy of ``data``: the model's agent chooses on every trial the subject
+    chose on, in the replayed payoffs or in the task."""
+    observed = data.tensors().mask.numpy()
+    n_seq, n_t = observed.shape
+    k = data.n_options
+    env_seq, choice_seq, agent_seq = sim_seq.spawn(3)
+    rng = np.random.default_rng(choice_seq)
+    agent, _ = model.agent(n_seq, seed=agent_seq, params=params, n_options=k)
+    replay = payoffs is not None
+    env = ReplayEnvironment(payoffs) if replay else task.environment(n_seq, n_t, seed=env_seq)
+    choices = np.full((n_seq, n_t), -1, dtype=np.int64)
+    rewards = np.full((n_seq, n_t), np.nan)
+    outcomes = np.zeros((n_seq, n_t, k))
+    agent.start_session()
+    for t in range(n_t):
+        c = np.where(observed[:, t], _sample(agent.probabilities(), rng), -1)
+        r, o = env.step(c)
+        agent.update(c, r, o)
+        choices[:, t] = c
+        rewards[:, t] = np.where(c >= 0, r, np.nan)
+        outcomes[:, t] = o
+    frame = data.to_frame()
+    out_cols = outcome_columns(k)
+    sim_frame = frame[["subject", "session", "trial"]].copy()
+    chosen = data.trial_values(choices)
+    sim_frame["choice"] = pd.array(np.where(chosen >= 0, chosen, 0), dtype="Int64")
+    sim_frame.loc[chosen < 0, "choice"] = pd.NA
+    sim_frame["reward"] = data.trial_values(rewards)
+    cols = None
+    if replay:
+        cols = out_cols
+        sim_frame[out_cols] = frame[out_cols].to_numpy()
+    elif task.feedback == "full":
+        cols = out_cols
+        sim_frame[out_cols] = data.trial_values(outcomes)
+    return ChoiceData.from_frame(
+        sim_frame, n_options=k, session="session", trial="trial", outcomes=cols
+    )
+
+
+def _check_reward_coding(model, data, task, simulated: ChoiceData) -> None:
+    """Warn when the task pays rewards the data never had (e.g. 0/1 against the data's -1/+1):
+    the agent then learns from another reward scale than the one it was fitted on."""
+    seen = set(np.unique(data.to_frame()["reward"].dropna().to_numpy(float)).tolist())
+    paid = set(np.unique(simulated.to_frame()["reward"].dropna().to_numpy(float)).tolist())
+    if len(seen) <= 3 and not paid <= seen:
+        warnings.warn(
+            f"task {task.name!r} pays rewards {sorted(paid)} but the data {model.name} was "
+            f"compared with have rewards {sorted(seen)}: the simulated agent learns on another "
+            f"reward scale than it was fitted on, so the check compares unlike things. Use a "
+            f"task whose reward values match the data (reward_values in the task file).",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _summarise(rows) -> tuple[pd.DataFrame, pd.DataFrame]:
+    table = pd.concat(rows, ignore_index=True)
+    table["simulation"] = table["simulation"].astype("Int64")
+    table = table[["source", "simulation", "subject", "signature", "condition", "value"]]
+    per_subject = (
+        table.groupby(["source", "signature", "condition", "subject"], sort=False)["value"]
+        .mean()
+        .reset_index()
+    )
+    pooled = mean_ci(per_subject, "value", by=["source", "signature", "condition"])
+    return table, pooled
+
+
 def posterior_predictive(
     model: ChoiceModel,
     data: ChoiceData,
@@ -207,87 +315,19 @@ def posterior_predictive(
     NotFittedError
         The model is not fitted.
     """
-    if not isinstance(data, ChoiceData):
-        raise TypeError(f"data must be a ChoiceData, got {type(data).__name__}")
-    if not isinstance(model, ChoiceModel):
-        raise TypeError(f"model must be a fitted ChoiceModel, got {type(model).__name__}")
-    model.check_fitted()
-    if not isinstance(n_simulations, int | np.integer) or n_simulations < 1:
-        raise ValueError(f"n_simulations must be a positive integer, got {n_simulations!r}")
-    k = data.n_options
-    if model.n_options_ != k:
-        raise ValueError(f"{model.name} was fitted with n_options={model.n_options_}, data has {k}")
-    replay = data.has_outcomes
-    if not replay:
-        if task is None:
-            raise ValueError(
-                "data have no outcome columns (the payoff of every option on every trial), so "
-                "the subjects' reward schedules cannot be replayed: pass task= (a Task or the "
-                "name of the task the data come from) to simulate the model in it."
-            )
-        task = load_task(task) if isinstance(task, str) else task
-        if task.n_options != k:
-            raise ValueError(f"task {task.name!r} has {task.n_options} options, data have {k}")
-
-    batch = data.tensors()
-    observed = batch.mask.numpy()  # (n_seq, T)
-    n_seq, n_t = observed.shape
-    frame = data.to_frame()
-    out_cols = outcome_columns(k)
-    if replay:
-        payoffs = np.full((n_seq, n_t, k), np.nan)
-        values = frame[out_cols].to_numpy(dtype=float)
-        padded_index = data.trial_values(np.arange(n_seq * n_t).reshape(n_seq, n_t))
-        payoffs.reshape(-1, k)[padded_index] = values
-    seq_subjects = list(data.sequences["subject"])
-    params = _agent_params(model, seq_subjects)
-
+    replay, task = _check_inputs(model, data, task, n_simulations)
+    payoffs = _replay_payoffs(data) if replay else None
+    params = _agent_params(model, list(data.sequences["subject"]))
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     rows = [_signatures(data).assign(source="data", simulation=pd.NA)]
     simulated = []
     for i, sim_seq in enumerate(root.spawn(n_simulations)):
-        env_seq, choice_seq, agent_seq = sim_seq.spawn(3)
-        rng = np.random.default_rng(choice_seq)
-        agent, _ = model.agent(n_seq, seed=agent_seq, params=params, n_options=k)
-        env = ReplayEnvironment(payoffs) if replay else task.environment(n_seq, n_t, seed=env_seq)
-        choices = np.full((n_seq, n_t), -1, dtype=np.int64)
-        rewards = np.full((n_seq, n_t), np.nan)
-        outcomes = np.zeros((n_seq, n_t, k))
-        agent.start_session()
-        for t in range(n_t):
-            c = np.where(observed[:, t], _sample(agent.probabilities(), rng), -1)
-            r, o = env.step(c)
-            agent.update(c, r, o)
-            choices[:, t] = c
-            rewards[:, t] = np.where(c >= 0, r, np.nan)
-            outcomes[:, t] = o
-        sim_frame = frame[["subject", "session", "trial"]].copy()
-        chosen = data.trial_values(choices)
-        sim_frame["choice"] = pd.array(np.where(chosen >= 0, chosen, 0), dtype="Int64")
-        sim_frame.loc[chosen < 0, "choice"] = pd.NA
-        sim_frame["reward"] = data.trial_values(rewards)
-        cols = None
-        if replay:
-            cols = out_cols
-            sim_frame[out_cols] = frame[out_cols].to_numpy()
-        elif task.feedback == "full":
-            cols = out_cols
-            sim_frame[out_cols] = data.trial_values(outcomes)
-        sim = ChoiceData.from_frame(
-            sim_frame, n_options=k, session="session", trial="trial", outcomes=cols
-        )
+        sim = _play(model, data, task, payoffs, params, sim_seq)
         simulated.append(sim)
         rows.append(_signatures(sim).assign(source="model", simulation=i))
-
-    table = pd.concat(rows, ignore_index=True)
-    table["simulation"] = table["simulation"].astype("Int64")
-    table = table[["source", "simulation", "subject", "signature", "condition", "value"]]
-    per_subject = (
-        table.groupby(["source", "signature", "condition", "subject"], sort=False)["value"]
-        .mean()
-        .reset_index()
-    )
-    pooled = mean_ci(per_subject, "value", by=["source", "signature", "condition"])
+    if not replay:
+        _check_reward_coding(model, data, task, simulated[0])
+    table, pooled = _summarise(rows)
     return PosteriorPredictiveResult(
         table=table,
         pooled=pooled,

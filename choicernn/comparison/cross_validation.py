@@ -427,9 +427,7 @@ def cross_validate(
         if trials is not None:
             pieces[key] = trials
 
-    log = runner.run(
-        run_unit, study, todo, keep, progress=show_progress(), desc="cross-validation"
-    )
+    log = runner.run(run_unit, study, todo, keep, progress=show_progress(), desc="cross-validation")
     result = _assemble(models, names, fold_list, pieces, fitted, log, by, seed, data)
     _report_failures(log.failures, result, runner, cache.folder)
     return result

@@ -58,15 +58,26 @@ def compare_groups(
     rows = []
     for level, part in parts:
         for value in values:
-            groups = {g: part.loc[part[group] == g, value].dropna().to_numpy(float)
-                      for g in pd.unique(part[group])}
+            groups = {
+                g: part.loc[part[group] == g, value].dropna().to_numpy(float)
+                for g in pd.unique(part[group])
+            }
             groups = {g: v for g, v in groups.items() if len(v)}
             test, statistic, p = _test(list(groups.values()))
             for g, v in groups.items():
                 row = {} if by is None else {by: level}
                 sem = float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else np.nan
-                row.update(value=value, group=g, n=len(v), mean=float(v.mean()), sem=sem,
-                           median=float(np.median(v)), test=test, statistic=statistic, p=p)
+                row.update(
+                    value=value,
+                    group=g,
+                    n=len(v),
+                    mean=float(v.mean()),
+                    sem=sem,
+                    median=float(np.median(v)),
+                    test=test,
+                    statistic=statistic,
+                    p=p,
+                )
                 rows.append(row)
     return pd.DataFrame(rows)
 

@@ -147,7 +147,9 @@ class ParametricModel(ChoiceModel):
         """State after one trial (see the module docstring)."""
         raise NotImplementedError(f"{type(self).__name__} must declare update")
 
-    def readout(self, state: dict[str, torch.Tensor], theta: dict[str, torch.Tensor]) -> torch.Tensor:
+    def readout(
+        self, state: dict[str, torch.Tensor], theta: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
         """Choice logits (n, K) from the state (see the module docstring)."""
         raise NotImplementedError(f"{type(self).__name__} must declare readout")
 
@@ -439,7 +441,9 @@ def _warn_suspect(name: str, table: pd.DataFrame, method: str) -> None:
         )
     if parts:
         warnings.warn(
-            f"{name}: " + "; ".join(parts) + ". See results_['converged'] and results_['at_bound'].",
+            f"{name}: "
+            + "; ".join(parts)
+            + ". See results_['converged'] and results_['at_bound'].",
             FitWarning,
             stacklevel=4,
         )

@@ -65,8 +65,10 @@ class FitSettings:
                 )
         if self.dtype not in _DTYPES and self.dtype not in _DTYPES.values():
             raise ValueError(f"dtype must be 'float64' or 'float32', got {self.dtype!r}")
-        if isinstance(self.em_tol, bool) or not isinstance(self.em_tol, int | float) or not (
-            math.isfinite(self.em_tol) and self.em_tol > 0
+        if (
+            isinstance(self.em_tol, bool)
+            or not isinstance(self.em_tol, int | float)
+            or not (math.isfinite(self.em_tol) and self.em_tol > 0)
         ):
             raise ValueError(f"em_tol must be a positive number, got {self.em_tol!r}")
         if not (self.device in (None, "auto") or isinstance(self.device, str | torch.device)):
@@ -92,7 +94,9 @@ def fit_parameters(
             f"priors given for unknown parameters {sorted(unknown)}; this model "
             f"has {[p.name for p in params]}"
         )
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0):
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0
+    ):
         raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
     dev = resolve_device(settings.device)
     dtype = settings.torch_dtype
@@ -208,7 +212,9 @@ def laplace_variance(model, data, params, x_hat, penalty) -> torch.Tensor:
     for j in range(n_p):
         step = torch.zeros(n_p, device=dev, dtype=dtype)
         step[j] = h
-        hess[:, :, j] = (objective(x_hat + step, idx)[1] - objective(x_hat - step, idx)[1]) / (2 * h)
+        hess[:, :, j] = (objective(x_hat + step, idx)[1] - objective(x_hat - step, idx)[1]) / (
+            2 * h
+        )
     hess = 0.5 * (hess + hess.transpose(1, 2)) + 1e-8 * torch.eye(n_p, device=dev, dtype=dtype)
     return torch.linalg.inv(hess).diagonal(dim1=1, dim2=2).clamp(min=1e-8)
 

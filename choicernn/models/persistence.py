@@ -133,7 +133,9 @@ def build_model(kind: Any, settings: Any, where: str = "settings"):
     try:
         return cls(**decoded)
     except (TypeError, ValueError) as err:
-        raise ModelFileError(f"{where}: settings of model type {kind!r} are invalid: {err}") from err
+        raise ModelFileError(
+            f"{where}: settings of model type {kind!r} are invalid: {err}"
+        ) from err
 
 
 # ---------------------------------------------------------------------- tables <-> JSON
@@ -188,8 +190,14 @@ def save_model(model: Any, path: str | os.PathLike, *, require_registered: bool 
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     try:
         fitted = model.write_fitted(tmp)
-        doc = {"format": FORMAT, "version": VERSION, "type": kind, "name": model.name,
-               "settings": settings, "fitted": fitted}
+        doc = {
+            "format": FORMAT,
+            "version": VERSION,
+            "type": kind,
+            "name": model.name,
+            "settings": settings,
+            "fitted": fitted,
+        }
         (tmp / "model.json").write_text(json.dumps(doc, indent=1, allow_nan=False))
         _apply_umask(tmp)
         if out.exists():
