@@ -9,7 +9,8 @@ Models — one interface (:mod:`choicernn.models.base`): ``fit(data) -> self``, 
 ``trial_log_likelihood``, ``choice_probabilities``, ``score``, ``agent``
     :class:`QLearning` presets ``rw``, ``dual_alpha``, ``forgetting``, ``rw_persev``,
     ``choice_kernel``, ``reward_sensitivity``, ``full`` or any :class:`QComponents`;
-    heuristics :class:`WSLS`, :class:`Bias`, :class:`KalmanFilter`;
+    heuristics :class:`WSLS`, :class:`Bias`, :class:`KalmanFilter`; the two-step task's
+    hybrid model-based / model-free learner :class:`TwoStepModel`;
     recurrent networks :class:`GRUModel` (GRU, LSTM or vanilla RNN cells) trained with
     :class:`TrainingConfig`.
 Simulation
@@ -67,6 +68,7 @@ from .models.persistence import ModelFileError, load_model
 from .models.qlearning import PRESETS, QComponents, QLearning
 from .models.registry import available_models, register_model
 from .models.rnn_training import TrainingConfig
+from .models.two_step import TwoStepModel
 from .progress import set_progress
 from .recipes import load_recipe, run_recipe
 from .signatures import (
@@ -97,6 +99,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "TwoStepModel",
     "compare_groups",
     "Capabilities",
     "SuspectResultWarning",

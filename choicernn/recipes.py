@@ -99,6 +99,9 @@ _DATA_KEYS = {
     "missing",
     "covariates",
     "sep",
+    "state",
+    "choice2",
+    "state_labels",
 }
 _CV_KEYS = {"folds", "by", "seed", "test_sessions"}
 _RUN_KEYS = {"device", "seed", "simulations"}
@@ -466,6 +469,8 @@ def _figures(cv, fitted, data, recipe, out) -> list[str]:
         plots.plot_stay_probabilities(tables, ax=ax)
         files += plots.save_figure(fig, out / "figures" / "stay_probabilities")
         plt.close(fig)
+        if data.is_two_step:
+            files += _two_step_figure(data, fitted, task, n_trials, seed, out)
     best = cv.summary().index[0]
     if best in fitted:
         fig, ax = plt.subplots(figsize=(8, 3))
@@ -475,6 +480,21 @@ def _figures(cv, fitted, data, recipe, out) -> list[str]:
         files += plots.save_figure(fig, out / "figures" / "choice_trace")
         plt.close(fig)
     return [str(Path(f).relative_to(out)) for f in files]
+
+
+def _two_step_figure(data, fitted, task, n_trials, seed, out) -> list[str]:
+    """The classic 2 x 2 first-stage stay figure, data beside every fitted model."""
+    from . import plots, signatures
+    from .simulation import simulate
+
+    tables = {"data": signatures.two_step_stay(data)}
+    for name, model in fitted.items():
+        sim = simulate(model, task, n_subjects=data.n_subjects, n_trials=n_trials, seed=seed)
+        tables[name] = signatures.two_step_stay(sim)
+    ax = plots.plot_two_step_stay(tables)
+    files = plots.save_figure(ax.figure, out / "figures" / "two_step_stay")
+    ax.figure.clf()
+    return files
 
 
 def _analyses(recipe, fitted, data, out) -> list[str]:

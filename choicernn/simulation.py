@@ -52,7 +52,7 @@ def simulate(
     n_subjects: int = 50,
     n_trials: int | None = None,
     n_sessions: int | None = None,
-    seed: Any = None,
+    seed: Any = 0,
     *,
     params: Any = None,
 ) -> ChoiceData:
@@ -71,6 +71,7 @@ def simulate(
     seed : int, numpy SeedSequence or None
         One seed for everything: the task's schedules and the agents' choices use independent
         streams spawned from it, so the same seed gives the same schedules for any model.
+        Default 0, so a simulation is reproducible unless asked otherwise (None: fresh entropy).
     params : dict or pandas.DataFrame, optional
         Parameter values for all subjects (dict) or per subject (one row each).
 
@@ -111,6 +112,11 @@ def simulate(
         states = np.empty(shape, dtype=np.int64)
         choices2 = np.empty(shape, dtype=np.int64)
     two_stage_agent = hasattr(agent, "second_stage_probabilities")
+    if two_stage_agent and not two_step:
+        raise ValueError(
+            f"the agent plays two-stage trials (a two-step model) but task {task.name!r} has "
+            f"one stage; simulate it in a two-step task (e.g. 'two_step')"
+        )
     for s, session_seed in enumerate(task_seq.spawn(n_sessions)):
         env = task.environment(n_subjects, n_trials, seed=session_seed)
         agent.start_session()

@@ -20,8 +20,14 @@ from choicernn.plots.two_step import plot_two_step_stay
 from choicernn.signatures import two_step_regression, two_step_stay
 
 TWO_STEP = dict(
-    subject="subject", choice="choice", state="state", choice2="choice2", reward="reward",
-    session="session", trial="trial", n_options=2,
+    subject="subject",
+    choice="choice",
+    state="state",
+    choice2="choice2",
+    reward="reward",
+    session="session",
+    trial="trial",
+    n_options=2,
 )
 
 
@@ -42,8 +48,17 @@ def random_two_step_frame(rng, n_subjects=3, n_sessions=2, n_trials=40) -> pd.Da
                     c2 = r = np.nan
                 elif u < 0.15:  # second stage missed, state not recorded
                     state = c2 = r = np.nan
-                rows.append(dict(subject=f"s{s}", session=sess, trial=t, choice=c1,
-                                 state=state, choice2=c2, reward=r))
+                rows.append(
+                    dict(
+                        subject=f"s{s}",
+                        session=sess,
+                        trial=t,
+                        choice=c1,
+                        state=state,
+                        choice2=c2,
+                        reward=r,
+                    )
+                )
     return pd.DataFrame(rows)
 
 
@@ -67,7 +82,13 @@ def random_params(model, data, rng) -> pd.DataFrame:
 def test_two_step_table_and_tensors(data):
     table = data.to_frame()
     assert list(table.columns) == [
-        "subject", "session", "trial", "choice", "reward", "state", "choice2"
+        "subject",
+        "session",
+        "trial",
+        "choice",
+        "reward",
+        "state",
+        "choice2",
     ]
     assert str(table["state"].dtype) == str(table["choice2"].dtype) == "Int64"
     assert data.is_two_step and "two-step" in repr(data)
@@ -93,16 +114,18 @@ def test_single_stage_data_are_not_two_step(random_data):
 
 def test_read_csv_two_step_one_based_with_state_labels(tmp_path):
     path = tmp_path / "ts.csv"
-    path.write_text(
-        "id,first,planet,second,won\n"
-        "a,1,B,2,1\n"
-        "a,2,C,1,0\n"
-        "a,,,,\n"
-        "a,2,B,,\n"
-        "b,1,C,1,0\n"
+    path.write_text("id,first,planet,second,won\na,1,B,2,1\na,2,C,1,0\na,,,,\na,2,B,,\nb,1,C,1,0\n")
+    data = cr.read_csv(
+        path,
+        subject="id",
+        choice="first",
+        state="planet",
+        choice2="second",
+        reward="won",
+        n_options=2,
+        choice_base=1,
+        state_labels=["B", "C"],
     )
-    data = cr.read_csv(path, subject="id", choice="first", state="planet", choice2="second",
-                       reward="won", n_options=2, choice_base=1, state_labels=["B", "C"])
     table = data.to_frame()
     assert table["choice"].tolist() == [0, 1, pd.NA, 1, 0]
     assert table["state"].tolist() == [0, 1, pd.NA, 0, 1]
@@ -113,31 +136,71 @@ def test_read_csv_two_step_one_based_with_state_labels(tmp_path):
 @pytest.mark.parametrize(
     ("change", "kwargs", "message"),
     [
-        ({"state": (2, 5)}, {}, "column 'state' (state): value 5 at row 2 (subject 's0') is not a "
-         "second-stage state"),
-        ({"choice2": (2, 2)}, {}, "column 'choice2' (second-stage choice): value 2 at row 2 "
-         "(subject 's0') is out of range"),
-        ({"choice2": (2, 0.5)}, {}, "column 'choice2' (second-stage choice): value 0.5 at row 2 "
-         "(subject 's0') is not an integer option code"),
-        ({"choice": (2, np.nan)}, {}, "column 'state' (state): value 1 at row 2 (subject 's0'), "
-         "but that trial's first-stage choice (column 'choice') is missed"),
-        ({"state": (2, np.nan)}, {}, "column 'state' (state): no state at row 2 (subject 's0'), "
-         "a trial with a second-stage choice"),
-        ({"reward": (2, np.nan)}, {}, "column 'reward' (reward): no reward at row 2 (subject "
-         "'s0'), a trial with a second-stage choice"),
+        (
+            {"state": (2, 5)},
+            {},
+            "column 'state' (state): value 5 at row 2 (subject 's0') is not a second-stage state",
+        ),
+        (
+            {"choice2": (2, 2)},
+            {},
+            "column 'choice2' (second-stage choice): value 2 at row 2 "
+            "(subject 's0') is out of range",
+        ),
+        (
+            {"choice2": (2, 0.5)},
+            {},
+            "column 'choice2' (second-stage choice): value 0.5 at row 2 "
+            "(subject 's0') is not an integer option code",
+        ),
+        (
+            {"choice": (2, np.nan)},
+            {},
+            "column 'state' (state): value 1 at row 2 (subject 's0'), "
+            "but that trial's first-stage choice (column 'choice') is missed",
+        ),
+        (
+            {"state": (2, np.nan)},
+            {},
+            "column 'state' (state): no state at row 2 (subject 's0'), "
+            "a trial with a second-stage choice",
+        ),
+        (
+            {"reward": (2, np.nan)},
+            {},
+            "column 'reward' (reward): no reward at row 2 (subject "
+            "'s0'), a trial with a second-stage choice",
+        ),
         ({}, {"state": "planet"}, "column 'planet' (the state column) is not in the data"),
-        ({}, {"choice2": None}, "two-step data need both a state and a second-stage choice "
-         "column: state= is given but choice2= is not"),
-        ({}, {"n_options": 3}, "two-step data have two options at each stage: n_options must "
-         "be 2, got 3"),
-        ({}, {"outcomes": ["reward", "reward"]}, "outcomes= (full feedback) is not supported "
-         "with two-step data"),
+        (
+            {},
+            {"choice2": None},
+            "two-step data need both a state and a second-stage choice "
+            "column: state= is given but choice2= is not",
+        ),
+        (
+            {},
+            {"n_options": 3},
+            "two-step data have two options at each stage: n_options must be 2, got 3",
+        ),
+        (
+            {},
+            {"outcomes": ["reward", "reward"]},
+            "outcomes= (full feedback) is not supported with two-step data",
+        ),
     ],
 )
 def test_validation_errors_name_column_subject_and_row(change, kwargs, message):
     frame = pd.DataFrame(
-        {"subject": ["s0"] * 4, "session": 0, "trial": range(4), "choice": [0, 1, 1, 0],
-         "state": [0, 1, 1, 0], "choice2": [1, 0, 1, 1], "reward": [1.0, 0.0, 1.0, 0.0]}
+        {
+            "subject": ["s0"] * 4,
+            "session": 0,
+            "trial": range(4),
+            "choice": [0, 1, 1, 0],
+            "state": [0, 1, 1, 0],
+            "choice2": [1, 0, 1, 1],
+            "reward": [1.0, 0.0, 1.0, 0.0],
+        }
     )
     for col, (row, value) in change.items():
         if not float(value).is_integer():  # NaN or a fraction
@@ -149,7 +212,11 @@ def test_validation_errors_name_column_subject_and_row(change, kwargs, message):
 
 # ---------------------------------------------------------------------------- loader
 HBAYESDM_ROWS = [  # subjID trial level1 level2 reward + four reward probabilities
-    (1, 1, 1, 2, 1), (1, 2, 2, 3, 0), (1, 3, 1, 4, 1), (2, 1, 2, 1, 0), (2, 2, 1, 1, 1),
+    (1, 1, 1, 2, 1),
+    (1, 2, 2, 3, 0),
+    (1, 3, 1, 4, 1),
+    (2, 1, 2, 1, 0),
+    (2, 2, 1, 1, 1),
 ]
 
 
@@ -177,10 +244,13 @@ def test_hbayesdm_two_step_loader(tmp_path, extra):
 
 def test_hbayesdm_two_step_loader_errors(tmp_path):
     bad = write_hbayesdm(tmp_path / "bad.txt", rows=[(1, 1, 1, 5, 1)])
-    with pytest.raises(cr.ChoiceDataError, match=re.escape(
-        "column 'level2_choice' (second-stage choice): value 5 at row 0 (subject 1) is not one "
-        "of 1, 2, 3, 4"
-    )):
+    with pytest.raises(
+        cr.ChoiceDataError,
+        match=re.escape(
+            "column 'level2_choice' (second-stage choice): value 5 at row 0 (subject 1) is not one "
+            "of 1, 2, 3, 4"
+        ),
+    ):
         datasets.hbayesdm_two_step(bad)
     (tmp_path / "cols.txt").write_text("subjID\ttrial\tlevel1_choice\treward\n1\t1\t1\t0\n")
     with pytest.raises(cr.ChoiceDataError, match="column 'level2_choice' is missing"):
@@ -200,14 +270,17 @@ def test_two_step_task_transitions_and_drifting_probabilities():
     assert abs(env.common.mean() - 0.7) < 0.01
     steps = np.diff(env.latent, axis=1)
     inner = (env.latent[:, 1:] > 0.3) & (env.latent[:, 1:] < 0.7)  # away from reflections
-    assert abs(steps[inner & (env.latent[:, :-1] > 0.3) & (env.latent[:, :-1] < 0.7)].std()
-               - 0.025) < 0.002
+    assert (
+        abs(steps[inner & (env.latent[:, :-1] > 0.3) & (env.latent[:, :-1] < 0.7)].std() - 0.025)
+        < 0.002
+    )
     np.testing.assert_array_equal(task.environment(50, 400, seed=0).latent, env.latent)
     choices = np.tile([0, 1, -1, 1, 0], 10)
     states = env.transition(choices)
     common = env.common[:, 0]
-    np.testing.assert_array_equal(states[choices >= 0],
-                                  np.where(common, choices, 1 - choices)[choices >= 0])
+    np.testing.assert_array_equal(
+        states[choices >= 0], np.where(common, choices, 1 - choices)[choices >= 0]
+    )
     assert (states[choices < 0] == -1).all()
     c2 = np.where(choices >= 0, 1, -1)
     rewards, outcomes = env.step(choices, c2)
@@ -252,6 +325,8 @@ def test_simulate_two_step_is_reproducible_by_seed():
     same &= (fa["state"] == fq["state"]).to_numpy()
     assert same.sum() > 20
     np.testing.assert_array_equal(fa["reward"][same], fq["reward"][same])
+    with pytest.raises(ValueError, match="the agent plays two-stage trials"):
+        cr.simulate(model, "reversal", n_subjects=2, n_trials=5, seed=0)
     schedule = cr.signatures.task_schedule(a, "two_step", seed=3)
     np.testing.assert_array_equal(schedule["state"], fa["state"].to_numpy(dtype=int))
     assert schedule["common"].to_numpy().tolist() == (fa["state"] == fa["choice"]).tolist()
@@ -326,9 +401,7 @@ def test_likelihood_matches_plain_python_reference(preset, stages, data, rng):
     first = model.logits(data, params=params)
     assert first.shape == (data.n_sequences, data.tensors().n_trials, 2)
     ll1 = chosen_log_prob(first.double(), data.tensors().choices)
-    np.testing.assert_allclose(
-        table["log_lik_stage1"].sum(), float(ll1.sum()), rtol=1e-12
-    )
+    np.testing.assert_allclose(table["log_lik_stage1"].sum(), float(ll1.sum()), rtol=1e-12)
     if stages == "first":
         assert (table["log_lik_stage2"] == 0).all()
 
@@ -338,8 +411,9 @@ def test_uniform_first_trial_and_probabilities_sum_to_one(data, rng):
     params = random_params(model, data, rng)
     l1, l2 = model.stage_logits(data, params=params)
     for logits in (l1, l2):
-        torch.testing.assert_close(torch.softmax(logits, -1).sum(-1),
-                                   torch.ones(logits.shape[:2], dtype=logits.dtype))
+        torch.testing.assert_close(
+            torch.softmax(logits, -1).sum(-1), torch.ones(logits.shape[:2], dtype=logits.dtype)
+        )
     table = model.trial_log_likelihood(data, params=params)
     first = table.groupby(["subject", "session"]).head(1)
     np.testing.assert_allclose(first["log_lik_stage1"], math.log(0.5))
@@ -385,8 +459,10 @@ def test_fit_objective_equals_scoring_path_and_counts_both_stages(data):
     pd.testing.assert_frame_equal(data.to_frame(), before)
     ll = model.trial_log_likelihood(data).groupby("subject", sort=False)["log_lik"].sum()
     np.testing.assert_allclose(model.results_["nll"].to_numpy(), -ll.to_numpy(), rtol=1e-9)
-    n_scored = (before["choice"].notna().groupby(before["subject"], sort=False).sum()
-                + before["choice2"].notna().groupby(before["subject"], sort=False).sum())
+    n_scored = (
+        before["choice"].notna().groupby(before["subject"], sort=False).sum()
+        + before["choice2"].notna().groupby(before["subject"], sort=False).sum()
+    )
     assert model.results_["n_trials"].tolist() == n_scored.tolist()
     clone = model.clone()
     assert clone.get_params() == model.get_params() and not clone.is_fitted()
@@ -408,9 +484,15 @@ def test_save_and_load_round_trip(data, tmp_path):
 # ---------------------------------------------------------------------------- signatures
 def test_two_step_stay_by_hand():
     frame = pd.DataFrame(
-        {"subject": 0, "session": 0, "trial": range(6), "choice": [0, 0, 1, 1, np.nan, 1],
-         "state": [0, 1, 1, 1, np.nan, 0], "choice2": [0, 1, 0, np.nan, np.nan, 1],
-         "reward": [1, 0, 1, np.nan, np.nan, 0]}
+        {
+            "subject": 0,
+            "session": 0,
+            "trial": range(6),
+            "choice": [0, 0, 1, 1, np.nan, 1],
+            "state": [0, 1, 1, 1, np.nan, 0],
+            "choice2": [0, 1, 0, np.nan, np.nan, 1],
+            "reward": [1, 0, 1, np.nan, np.nan, 0],
+        }
     )
     table = two_step_stay(cr.ChoiceData.from_frame(frame, **{**TWO_STEP, "session": None}))
     got = table.set_index(["previous_reward", "transition"])
@@ -419,20 +501,29 @@ def test_two_step_stay_by_hand():
     assert got.loc[("rewarded", "common"), "p_stay"] == 1.0
     assert got.loc[("rewarded", "common"), "n"] == 2
     assert got.loc[("unrewarded", "rare"), "p_stay"] == 0.0
-    assert got.loc[("rewarded", "rare"), "n"] == 0 and np.isnan(got.loc[("rewarded", "rare"),
-                                                                         "p_stay"])
+    assert got.loc[("rewarded", "rare"), "n"] == 0 and np.isnan(
+        got.loc[("rewarded", "rare"), "p_stay"]
+    )
     with pytest.raises(ValueError, match="two-step signatures need two-step data"):
-        two_step_stay(cr.simulate(cr.QLearning("rw"), "reversal", n_subjects=2, n_trials=10,
-                                  seed=0))
+        two_step_stay(
+            cr.simulate(cr.QLearning("rw"), "reversal", n_subjects=2, n_trials=10, seed=0)
+        )
 
 
 @pytest.fixture(scope="module")
 def pure_agents():
     common = {"alpha2": 0.5, "beta1": 5.0, "beta2": 5.0, "p": 0.0}
-    mb = cr.simulate(TwoStepModel("model_based"), "two_step", n_subjects=30, n_trials=200,
-                     seed=0, params=common)
-    mf = cr.simulate(TwoStepModel("model_free"), "two_step", n_subjects=30, n_trials=200,
-                     seed=0, params={**common, "alpha1": 0.5, "lambda": 1.0})
+    mb = cr.simulate(
+        TwoStepModel("model_based"), "two_step", n_subjects=30, n_trials=200, seed=0, params=common
+    )
+    mf = cr.simulate(
+        TwoStepModel("model_free"),
+        "two_step",
+        n_subjects=30,
+        n_trials=200,
+        seed=0,
+        params={**common, "alpha1": 0.5, "lambda": 1.0},
+    )
     return {"model-based": mb, "model-free": mf}
 
 
@@ -449,8 +540,10 @@ def test_model_based_shows_interaction_model_free_main_effect_of_reward(pure_age
     # model-free: stay after reward, whatever the transition
     assert mf["rewarded"].mean() - mf["unrewarded"].mean() > 0.2
     assert abs(mf[("rewarded", "common")] - mf[("rewarded", "rare")]) < 0.05
-    fits = {name: two_step_regression(d, "pooled").set_index("term")["estimate"]
-            for name, d in pure_agents.items()}
+    fits = {
+        name: two_step_regression(d, "pooled").set_index("term")["estimate"]
+        for name, d in pure_agents.items()
+    }
     assert fits["model-based"]["reward:transition"] > 0.3 > abs(fits["model-based"]["reward"])
     assert fits["model-free"]["reward"] > 0.6 > abs(fits["model-free"]["reward:transition"]) * 5
     per_subject = two_step_regression(pure_agents["model-based"])
@@ -501,13 +594,17 @@ def test_hybrid_parameters_are_recovered_at_200_trials():
     alpha2 0.92, beta2 0.90, beta1 0.74-0.78, lambda 0.57-0.76, alpha1 0.43-0.45)."""
     rng = np.random.default_rng(1)
     n = 100
-    truth = pd.DataFrame({
-        "alpha1": rng.uniform(0.2, 0.8, n), "alpha2": rng.uniform(0.2, 0.8, n),
-        "lambda": rng.uniform(0.2, 0.8, n),
-        "beta1": np.exp(rng.uniform(np.log(3), np.log(10), n)),
-        "beta2": np.exp(rng.uniform(np.log(3), np.log(10), n)),
-        "w": rng.uniform(0, 1, n), "p": rng.normal(0, 0.15, n),
-    })
+    truth = pd.DataFrame(
+        {
+            "alpha1": rng.uniform(0.2, 0.8, n),
+            "alpha2": rng.uniform(0.2, 0.8, n),
+            "lambda": rng.uniform(0.2, 0.8, n),
+            "beta1": np.exp(rng.uniform(np.log(3), np.log(10), n)),
+            "beta2": np.exp(rng.uniform(np.log(3), np.log(10), n)),
+            "w": rng.uniform(0, 1, n),
+            "p": rng.normal(0, 0.15, n),
+        }
+    )
     model = TwoStepModel("hybrid", n_restarts=5)
     data = cr.simulate(model, "two_step", n_subjects=n, n_trials=200, seed=1, params=truth)
     with warnings.catch_warnings():

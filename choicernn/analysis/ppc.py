@@ -173,6 +173,12 @@ def _check_inputs(model, data, task, n_simulations):
     if not isinstance(model, ChoiceModel):
         raise TypeError(f"model must be a fitted ChoiceModel, got {type(model).__name__}")
     model.check_fitted()
+    if data.is_two_step:
+        raise ValueError(
+            "posterior_predictive does not run two-step tasks yet; compare "
+            "signatures.two_step_stay(data) with two_step_stay(cr.simulate(model, 'two_step', "
+            "...)) and plots.plot_two_step_stay instead"
+        )
     if not isinstance(n_simulations, int | np.integer) or n_simulations < 1:
         raise ValueError(f"n_simulations must be a positive integer, got {n_simulations!r}")
     k = data.n_options

@@ -354,8 +354,12 @@ def canonicalize(
             frame, choice2, subject, 2, choice_base, option_labels, missing, "second-stage choice"
         )
         check_consistency(
-            frame, subject, {"choice": choice, "state": state, "choice2": choice2},
-            codes, states, codes2,
+            frame,
+            subject,
+            {"choice": choice, "state": state, "choice2": choice2},
+            codes,
+            states,
+            codes2,
         )
         rewarded = codes2  # only a trial with a second-stage choice has a reward
     rewards = _numeric(frame, reward, subject, "reward")

@@ -91,7 +91,9 @@ class Agent(Protocol):
     calls ``update(choices, rewards, outcomes)`` (shapes (n_agents,), (n_agents,),
     (n_agents, n_options); a choice of -1 is a missed trial, which the agent must treat exactly
     as the model's :meth:`ChoiceModel.logits` treats it: parametric models leave their state
-    unchanged, networks read a "no choice" input).
+    unchanged, networks read a "no choice" input). Two-stage agents (two-step tasks) add
+    ``second_stage_probabilities(states)`` and take ``states=`` and ``choices2=`` in
+    ``update``; see :mod:`choicernn.simulation`.
     """
 
     n_agents: int

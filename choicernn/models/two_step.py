@@ -76,20 +76,33 @@ _ROLES = ("alpha1", "alpha2", "lam", "beta1", "beta2", "w", "persev")
 PRESETS: dict[str, tuple[tuple[str, ...], dict[str, str | float], str]] = {
     "hybrid": (
         ("alpha1", "alpha2", "lambda", "beta1", "beta2", "w", "p"),
-        dict(alpha1="alpha1", alpha2="alpha2", lam="lambda", beta1="beta1", beta2="beta2",
-             w="w", persev="p"),
+        dict(
+            alpha1="alpha1",
+            alpha2="alpha2",
+            lam="lambda",
+            beta1="beta1",
+            beta2="beta2",
+            w="w",
+            persev="p",
+        ),
         "daw",
     ),
     "model_free": (
         ("alpha1", "alpha2", "lambda", "beta1", "beta2", "p"),
-        dict(alpha1="alpha1", alpha2="alpha2", lam="lambda", beta1="beta1", beta2="beta2",
-             w=0.0, persev="p"),
+        dict(
+            alpha1="alpha1",
+            alpha2="alpha2",
+            lam="lambda",
+            beta1="beta1",
+            beta2="beta2",
+            w=0.0,
+            persev="p",
+        ),
         "daw",
     ),
     "model_based": (
         ("alpha2", "beta1", "beta2", "p"),
-        dict(alpha1=0.0, alpha2="alpha2", lam=0.0, beta1="beta1", beta2="beta2", w=1.0,
-             persev="p"),
+        dict(alpha1=0.0, alpha2="alpha2", lam=0.0, beta1="beta1", beta2="beta2", w=1.0, persev="p"),
         "daw",
     ),
     "ts_par4": (
@@ -99,14 +112,14 @@ PRESETS: dict[str, tuple[tuple[str, ...], dict[str, str | float], str]] = {
     ),
     "ts_par6": (
         ("a1", "beta1", "a2", "beta2", "pi", "w"),
-        dict(alpha1="a1", alpha2="a2", lam=0.0, beta1="beta1", beta2="beta2", w="w",
-             persev="pi"),
+        dict(alpha1="a1", alpha2="a2", lam=0.0, beta1="beta1", beta2="beta2", w="w", persev="pi"),
         "hbayesdm",
     ),
     "ts_par7": (
         ("a1", "beta1", "a2", "beta2", "pi", "w", "lambda"),
-        dict(alpha1="a1", alpha2="a2", lam="lambda", beta1="beta1", beta2="beta2", w="w",
-             persev="pi"),
+        dict(
+            alpha1="a1", alpha2="a2", lam="lambda", beta1="beta1", beta2="beta2", w="w", persev="pi"
+        ),
         "hbayesdm",
     ),
 }

@@ -29,8 +29,10 @@ from .ppc import plot_ppc
 from .recovery import plot_confusion, plot_parameter_recovery
 from .saving import save_figure
 from .trace import plot_choice_trace
+from .two_step import plot_two_step_stay
 
 __all__ = [
+    "plot_two_step_stay",
     "plot_group_comparison",
     "panel_label",
     "plot_agreement",

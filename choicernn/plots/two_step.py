@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from ..signatures import mean_ci
 from ._common import COLORBLIND, _axes, _legend_outside, _sources, _yerr
 
@@ -70,7 +68,11 @@ def plot_two_step_stay(tables: Any, ax: Axes | None = None) -> Axes:
                     label=label if (i, j) == (0, 0) else None,
                 )
                 ax.errorbar(
-                    [x], row["mean"].to_numpy(), yerr=_yerr(row), fmt="none", ecolor="black",
+                    [x],
+                    row["mean"].to_numpy(),
+                    yerr=_yerr(row),
+                    fmt="none",
+                    ecolor="black",
                     capsize=3,
                 )
         if len(sources) > 1:
