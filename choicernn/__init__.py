@@ -9,7 +9,9 @@ Models — one interface (:mod:`choicernn.models.base`): ``fit(data) -> self``, 
 ``trial_log_likelihood``, ``choice_probabilities``, ``score``, ``agent``
     :class:`QLearning` presets ``rw``, ``dual_alpha``, ``forgetting``, ``rw_persev``,
     ``choice_kernel``, ``reward_sensitivity``, ``full`` or any :class:`QComponents`;
-    heuristics :class:`WSLS`, :class:`Bias`, :class:`KalmanFilter`; the two-step task's
+    heuristics :class:`WSLS`, :class:`Bias`, :class:`KalmanFilter`; generalized Q-learning
+    :class:`GQL`, lagged logistic regression :class:`LaggedRegression`, the latent-state reversal
+    learner :class:`LatentStateModel`; the two-step task's
     hybrid model-based / model-free learner :class:`TwoStepModel`;
     recurrent networks :class:`GRUModel` (GRU, LSTM or vanilla RNN cells) trained with
     :class:`TrainingConfig`.
@@ -61,8 +63,11 @@ from .comparison.statistics import compare_subjects
 from .data import ChoiceData, ChoiceDataError, SequenceBatch, read_csv
 from .execution import Executor, UnitsFailedError
 from .models.base import Agent, Capabilities, ChoiceModel, NotFittedError
+from .models.gql import GQL
 from .models.gru import GRUModel
 from .models.heuristics import WSLS, Bias, KalmanFilter
+from .models.lagged_regression import LaggedRegression
+from .models.latent_state import LatentStateModel
 from .models.parametric import FitWarning, ParametricModel
 from .models.persistence import ModelFileError, load_model
 from .models.qlearning import PRESETS, QComponents, QLearning
@@ -99,6 +104,9 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "GQL",
+    "LaggedRegression",
+    "LatentStateModel",
     "TwoStepModel",
     "compare_groups",
     "Capabilities",

@@ -28,6 +28,7 @@ ignores the task's structure. The simulated data are two-step :class:`~choicernn
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,23 @@ def _sample(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     cum = np.cumsum(probs, axis=1)
     u = rng.random(probs.shape[0]) * cum[:, -1]
     return np.minimum((u[:, None] > cum).sum(axis=1), probs.shape[1] - 1)
+
+
+def _check_reward_values(model: ChoiceModel, task: Task) -> None:
+    """Warn when the task pays rewards the model never saw in the data it was fitted on (e.g. a
+    model fitted on +1/-1 feedback simulated in a 0/1 task): its learned values would not mean
+    what they meant in the fit."""
+    if not model.is_fitted():
+        return
+    seen, paid = model.fitted_reward_values(), task.paid_rewards
+    if seen is not None and paid is not None and not set(paid) <= set(seen):
+        warnings.warn(
+            f"task {task.name!r} pays rewards {list(paid)} but {model.name} was fitted on data "
+            f"with rewards {list(seen)}; simulate it in a task with the data's reward coding "
+            f"(reward_values in the task file, e.g. the shipped 'reversal_win_loss' for +1/-1)",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def simulate(
@@ -93,6 +111,7 @@ def simulate(
     task_seq, agent_seq, param_seq = root.spawn(3)
     choice_rng = np.random.default_rng(agent_seq)
     if isinstance(model, ChoiceModel):
+        _check_reward_values(model, task)
         agent, table = model.agent(
             n_subjects, seed=param_seq, params=params, n_options=task.n_options
         )

@@ -164,7 +164,9 @@ def _sessions(frame):
     """(subject, observed rows in order) per subject-session; missed rows are skipped."""
     import pandas as pd
 
-    for (subject, _session), rows in frame.groupby(["subject", "session"], sort=False).groups.items():
+    for (subject, _session), rows in frame.groupby(
+        ["subject", "session"], sort=False
+    ).groups.items():
         kept = [i for i in rows if frame.at[i, "choice"] is not pd.NA]
         yield subject, kept
 
@@ -231,9 +233,7 @@ def latent_state_loglik(frame, k, p):
         prev = None
         for i in rows:
             c = int(frame.at[i, "choice"])
-            logits = [
-                th["beta"] * b[j] + (th["persev"] if prev == j else 0.0) for j in range(k)
-            ]
+            logits = [th["beta"] * b[j] + (th["persev"] if prev == j else 0.0) for j in range(k)]
             out[i] = _log_softmax(logits)[c]
             win = float(frame.at[i, "reward"]) > 0
             g = th["p_good"]

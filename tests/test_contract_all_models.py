@@ -22,7 +22,8 @@ from choicernn.models.qlearning import PRESETS
 from choicernn.models.registry import available_models, make_model
 
 TINY = cr.TrainingConfig(max_epochs=3, patience=2, batch_size=None)
-BUILT_IN = {"qlearning", "gru", "select", "wsls", "bias", "kalman", "lapse_q"}
+# two_step needs two-step data: tests/test_two_step.py runs the same checks on it
+BUILT_IN = {"qlearning", "gru", "select", "wsls", "bias", "kalman", "lapse_q", "two_step"}
 
 
 def _models() -> list[cr.ChoiceModel]:

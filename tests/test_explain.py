@@ -151,8 +151,10 @@ def test_portrait_errors(tiny_gru):
 
 # ---------------------------------------------------------------------- explain
 def test_default_candidates():
+    from choicernn.analysis.explain import CLASSIC_PRESETS
+
     names = [m.name for m in default_candidates()]
-    assert names == [*cr.PRESETS, "wsls"]
+    assert names == [*CLASSIC_PRESETS, "wsls"] and set(CLASSIC_PRESETS) <= set(cr.PRESETS)
 
 
 def test_explain_small(tiny_gru):

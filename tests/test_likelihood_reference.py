@@ -139,7 +139,11 @@ def _full_feedback(frame, rng, k):
 Q_VARIANTS = {
     "lapse_persev": QComponents(lapse=True, perseveration=True),
     "lapse_full": QComponents(
-        lapse=True, dual_alpha=True, forgetting=True, perseveration=True, choice_kernel=True,
+        lapse=True,
+        dual_alpha=True,
+        forgetting=True,
+        perseveration=True,
+        choice_kernel=True,
         side_bias=True,
     ),
     "fictitious_ck": QComponents(counterfactual=True, choice_kernel=True, lapse=True),

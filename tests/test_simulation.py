@@ -114,3 +114,27 @@ def test_bundled_demo_csv_is_what_the_library_generates():
     )
     data = load_demo()
     assert data.n_subjects == 40 and data.n_trials == 8000 and data.params is not None
+
+
+def test_task_reward_values_and_a_mismatch_with_the_fitted_data_warns():
+    task = cr.load_task("reversal_win_loss")
+    assert task.paid_rewards == (-1, 1)
+    pm1 = cr.simulate(cr.QLearning("rw"), task, n_subjects=4, n_trials=60, seed=0)
+    assert set(pm1.to_frame()["reward"]) == {-1.0, 1.0}
+    model = cr.QLearning("rw", n_restarts=1).fit(pm1)
+    assert model.fitted_reward_values() == (-1.0, 1.0)
+    with pytest.warns(UserWarning, match="pays rewards"):
+        cr.simulate(model, "reversal", n_subjects=4, n_trials=20)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cr.simulate(model, task, n_subjects=4, n_trials=20)  # same coding: no warning
+    with pytest.raises(cr.TaskSpecError, match="reward_values"):
+        cr.load_task("restless_four_armed", reward_values=[0, 1])
+
+
+def test_simulate_is_seeded_by_default():
+    a = cr.simulate(cr.WSLS(), "reversal", n_subjects=3, n_trials=30)
+    b = cr.simulate(cr.WSLS(), "reversal", n_subjects=3, n_trials=30)
+    pd.testing.assert_frame_equal(a.to_frame(), b.to_frame())

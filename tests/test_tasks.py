@@ -16,6 +16,7 @@ SHIPPED = [
     "restless_four_armed",
     "reversal",
     "reversal_criterion",
+    "reversal_win_loss",
     "two_armed_fixed",
     "two_step",
 ]

@@ -23,7 +23,7 @@ from ..comparison.cross_validation import CrossValidationResult, cross_validate,
 from ..data import ChoiceData
 from ..models.base import ChoiceModel
 from ..models.heuristics import WSLS
-from ..models.qlearning import PRESETS, QLearning
+from ..models.qlearning import QLearning
 from ..models.rnn_network import trial_features
 from ..simulation import simulate
 from ..tasks import Task
@@ -40,9 +40,22 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------- explain
+CLASSIC_PRESETS = (
+    "rw",
+    "dual_alpha",
+    "forgetting",
+    "rw_persev",
+    "choice_kernel",
+    "reward_sensitivity",
+    "full",
+)
+
+
 def default_candidates() -> list[ChoiceModel]:
-    """Every :class:`~choicernn.QLearning` preset plus :class:`~choicernn.WSLS` (unfitted)."""
-    return [QLearning(name) for name in PRESETS] + [WSLS()]
+    """The classic :class:`~choicernn.QLearning` presets (``rw``, ``dual_alpha``,
+    ``forgetting``, ``rw_persev``, ``choice_kernel``, ``reward_sensitivity``, ``full``) plus
+    :class:`~choicernn.WSLS` (unfitted)."""
+    return [QLearning(name) for name in CLASSIC_PRESETS] + [WSLS()]
 
 
 @dataclass

@@ -196,6 +196,11 @@ class ChoiceModel(ABC):
                 f"saved model with choicernn.load_model(path)."
             )
 
+    def fitted_reward_values(self) -> tuple[float, ...] | None:
+        """The distinct rewards of the data the model was fitted on, when there were only a few
+        (binary or win/loss coding), else None; simulations warn when a task pays others."""
+        return getattr(self, "reward_values_", None)
+
     def hidden_states(self, data: ChoiceData) -> pd.DataFrame:
         """Per trial and unit, the network's state (networks only; see ``capabilities()``)."""
         raise TypeError(f"{type(self).__name__} has no hidden states (it is not a network)")

@@ -12,6 +12,7 @@ from .lagged_regression import LaggedRegression
 from .latent_state import LatentStateModel
 from .qlearning import QComponents, QLearning
 from .rnn_training import TrainingConfig
+from .two_step import TwoStepModel
 
 
 def qlearning(preset: Any = "rw", **settings: Any) -> QLearning:
@@ -29,6 +30,11 @@ def gru(training: Mapping[str, Any] | TrainingConfig | None = None, **settings: 
     """``type = "gru"``: ``training`` may be a table of :class:`TrainingConfig` fields."""
     if isinstance(training, Mapping):
         training = TrainingConfig(**training)
+    teacher = settings.get("teacher")
+    if isinstance(teacher, Mapping):  # recipes: teacher = {type = "gru", hidden_size = 20}
+        from .registry import make_model
+
+        settings["teacher"] = make_model({"type": "gru", **teacher})
     return GRUModel(training=training, **settings)
 
 
@@ -41,4 +47,5 @@ BUILTINS = [
     ("gql", GQL, GQL),
     ("lagged_regression", LaggedRegression, LaggedRegression),
     ("latent_state", LatentStateModel, LatentStateModel),
+    ("two_step", TwoStepModel, TwoStepModel),
 ]

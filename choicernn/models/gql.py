@@ -18,9 +18,12 @@ the (-10, 10) range of other weights would bind); choice-trace weights ``kappa_k
 interaction weights ``C_j_k`` in (-10, 10), Normal(0, 2) prior. Missed trials neither count nor
 update anything.
 
-The labels of the ``d`` components are exchangeable (swapping component 1 and 2 gives the same
-likelihood); the first restart starts component 1 fast (``phi_1 = chi_1 = 0.5``) and the last slow
-(0.05), so fits tend to keep "1 = fast". Parameter recovery is reported in the model's tests.
+The labels of the components are exchangeable: relabelling the value traces (``phi``, ``beta``
+and the columns of ``C``) or the choice traces (``chi``, ``kappa`` and the rows of ``C``) leaves
+the likelihood unchanged. :meth:`GQL.fit` therefore reports each subject's traces in a canonical
+order, fastest first (``phi_1 >= phi_2 >= ...``, ``chi_1 >= chi_2 >= ...``), permuting ``C`` to
+match (with ``method="em"`` the population table ``population_`` keeps the fit's own labels).
+Parameter recovery at 500 trials is weak for most of the 12 parameters (see the tests).
 
 The traces are linear in their previous values given the data, so the batched likelihood runs
 :func:`~choicernn.fitting.scan.linear_scan` over trials; the agent steps the declaration.
@@ -43,7 +46,13 @@ def _f64(x: float) -> torch.Tensor:
 def value_weight(name: str, description: str, default: float) -> Parameter:
     """A signed weight on values in (-50, 50) with a Normal(0, 5) prior; restarts in (0, 8)."""
     return Parameter(
-        name, -50.0, 50.0, D.Normal(_f64(0.0), _f64(5.0)), (0.0, 8.0, "linear"), description, default
+        name,
+        -50.0,
+        50.0,
+        D.Normal(_f64(0.0), _f64(5.0)),
+        (0.0, 8.0, "linear"),
+        description,
+        default,
     )
 
 
@@ -88,9 +97,12 @@ class GQL(ParametricModel):
     def parameters(self, n_options: int) -> list[Parameter]:
         d = self.d
         ks = range(1, d + 1)
-        out = [rate(f"phi_{k}", f"learning rate of value trace {k}", self._default_rate(k)) for k in ks]
+        out = [
+            rate(f"phi_{k}", f"learning rate of value trace {k}", self._default_rate(k)) for k in ks
+        ]
         out += [
-            rate(f"chi_{k}", f"learning rate of choice trace {k}", self._default_rate(k)) for k in ks
+            rate(f"chi_{k}", f"learning rate of choice trace {k}", self._default_rate(k))
+            for k in ks
         ]
         out += [value_weight(f"beta_{k}", f"weight of value trace {k}", 1.0) for k in ks]
         out += [weight(f"kappa_{k}", f"weight of choice trace {k}") for k in ks]
@@ -99,6 +111,48 @@ class GQL(ParametricModel):
             for j in ks
             for k in ks
         ]
+        return out
+
+    # --------------------------------------------------------------- canonical labels
+    def fit(self, data, *, seed=None):
+        """Fit every subject (see :meth:`ParametricModel.fit`), then order each subject's traces
+        fastest first (a relabelling that leaves every likelihood unchanged)."""
+        super().fit(data, seed=seed)
+        self.params_ = self.canonical(self.params_)
+        self.results_ = self.canonical(self.results_)
+        return self
+
+    def canonical(self, table):
+        """``table`` (one row per subject, a column per parameter) with each row's value traces
+        sorted by decreasing ``phi`` and choice traces by decreasing ``chi``, ``C`` permuted."""
+        import numpy as np
+
+        d = self.d
+        out = table.copy()
+        ks = range(1, d + 1)
+        phi = table[[f"phi_{k}" for k in ks]].to_numpy(dtype=float)
+        chi = table[[f"chi_{k}" for k in ks]].to_numpy(dtype=float)
+        q_order = np.argsort(-phi, axis=1, kind="stable")  # new position -> old component
+        h_order = np.argsort(-chi, axis=1, kind="stable")
+        rows = np.arange(len(table))[:, None]
+        for prefix, order in (
+            ("phi", q_order),
+            ("beta", q_order),
+            ("chi", h_order),
+            ("kappa", h_order),
+        ):
+            values = table[[f"{prefix}_{k}" for k in ks]].to_numpy(dtype=float)
+            out[[f"{prefix}_{k}" for k in ks]] = values[rows, order]
+        c = np.stack(
+            [table[[f"C_{j}_{k}" for k in ks]].to_numpy(dtype=float) for j in ks], 1
+        )  # (n, j, k)
+        c = c[rows[..., None], h_order[:, :, None], q_order[:, None, :]]
+        for j in ks:
+            for k in ks:
+                out[f"C_{j}_{k}"] = c[:, j - 1, k - 1]
+        if "at_bound" in out.columns:
+            out = out.drop(columns="at_bound").assign(at_bound=table["at_bound"])
+            out = out[table.columns]
         return out
 
     # --------------------------------------------------------------- the declaration

@@ -89,15 +89,20 @@ class LaggedRegression(ParametricModel):
         if not isinstance(self.side_bias, bool):
             raise ValueError(f"side_bias must be True or False, got {self.side_bias!r}")
         sd = self.ridge_sd
-        if isinstance(sd, bool) or not isinstance(sd, int | float) or not (
-            math.isfinite(sd) and sd > 0
+        if (
+            isinstance(sd, bool)
+            or not isinstance(sd, int | float)
+            or not (math.isfinite(sd) and sd > 0)
         ):
             raise ValueError(f"ridge_sd must be a positive number, got {sd!r}")
         if self.name is None:
             self.name = f"lagged_{self.n_lags}"
 
     def parameters(self, n_options: int) -> list[Parameter]:
-        prior = D.Normal(torch.tensor(0.0, dtype=torch.float64), torch.tensor(float(self.ridge_sd), dtype=torch.float64))
+        prior = D.Normal(
+            torch.tensor(0.0, dtype=torch.float64),
+            torch.tensor(float(self.ridge_sd), dtype=torch.float64),
+        )
         out = []
         for feature, text in (("choice", "having chosen the option"), ("reward", "its reward")):
             for lag in range(1, self.n_lags + 1):

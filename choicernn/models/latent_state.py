@@ -26,7 +26,9 @@ from .parametric import ParametricModel
 
 
 def _p_good() -> Parameter:
-    prior = D.Uniform(torch.tensor(0.5, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64))
+    prior = D.Uniform(
+        torch.tensor(0.5, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64)
+    )
     return Parameter(
         "p_good",
         0.5,

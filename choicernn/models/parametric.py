@@ -288,6 +288,7 @@ class ParametricModel(ChoiceModel):
         table["at_bound"] = _at_bound(params, values)
         self.results_ = table
         self.method_ = settings.method
+        self.reward_values_ = _few_values(data)
         self.restart_nll_ = pd.DataFrame(
             result.nll.cpu().numpy().T,
             index=pd.Index(data.subjects, name="subject"),
@@ -376,6 +377,9 @@ class ParametricModel(ChoiceModel):
             "n_options": int(self.n_options_),
             "method": self.method_,
             "params": table_to_json(self.params_),
+            "reward_values": None
+            if getattr(self, "reward_values_", None) is None
+            else list(self.reward_values_),
             "results": table_to_json(self.results_),
         }
 
@@ -409,6 +413,15 @@ class ParametricModel(ChoiceModel):
         self.params_ = params
         self.results_ = table_from_json(fitted.get("results"), f"{where} (results)")
         self.method_ = str(fitted.get("method", self.method))
+        values = fitted.get("reward_values")
+        self.reward_values_ = None if values is None else tuple(float(v) for v in values)
+
+
+def _few_values(data: ChoiceData) -> tuple[float, ...] | None:
+    """Distinct observed rewards when there are at most four of them, else None."""
+    rewards = data.to_frame()["reward"].dropna().to_numpy(float)
+    values = np.unique(rewards)
+    return tuple(float(v) for v in values) if 0 < len(values) <= 4 else None
 
 
 def _at_bound(params: list[Parameter], values: dict[str, np.ndarray]) -> list[str]:

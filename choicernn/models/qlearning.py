@@ -54,8 +54,13 @@ def lapse_rate() -> Parameter:
     """The lapse rate ``epsilon`` in (0, 1), Beta(1.1, 1.1) prior, restarts in (0.01, 0.3)."""
     prior = D.Beta(torch.tensor(1.1, dtype=torch.float64), torch.tensor(1.1, dtype=torch.float64))
     return Parameter(
-        "epsilon", 0.0, 1.0, prior, (0.01, 0.3, "linear"),
-        "lapse rate: probability of a uniformly random choice", 0.05,
+        "epsilon",
+        0.0,
+        1.0,
+        prior,
+        (0.01, 0.3, "linear"),
+        "lapse rate: probability of a uniformly random choice",
+        0.05,
     )
 
 
@@ -126,9 +131,7 @@ class QComponents:
     @property
     def extended(self) -> bool:
         """Whether a component beyond the original seven presets' set is on."""
-        return (
-            self.counterfactual or self.full_feedback or self.reward_punishment or self.gain_loss
-        )
+        return self.counterfactual or self.full_feedback or self.reward_punishment or self.gain_loss
 
 
 PRESETS: dict[str, QComponents] = {

@@ -235,7 +235,7 @@ class Environment:
             raise TypeError(f"task {self.task.name!r} has one stage: do not pass choices2")
         choices = self._choices(choices)
         t = self.t
-        outcomes = self.payoffs[:, t]
+        outcomes = self._coded(self.payoffs[:, t])
         rewards = np.where(
             choices >= 0, outcomes[np.arange(self.n_sequences), choices.clip(0)], 0.0
         )
@@ -246,6 +246,14 @@ class Environment:
                 self._reveal(t + 1)
         self.t += 1
         return rewards, outcomes
+
+    def _coded(self, payoffs: np.ndarray) -> np.ndarray:
+        """Binary payoffs (0 = no reward, 1 = reward) in the task's ``reward_values``."""
+        values = self.task.reward_values
+        if values is None or self.task.reward_kind != "binary":
+            return payoffs
+        lose, win = values
+        return np.where(payoffs > 0, float(win), float(lose))
 
     def _step_two(self, choices, choices2) -> tuple[np.ndarray, np.ndarray]:
         if choices2 is None:
@@ -263,7 +271,7 @@ class Environment:
                 f"first-stage one"
             )
         t, rows = self.t, np.arange(self.n_sequences)
-        payoffs = self.payoffs[:, t].reshape(self.n_sequences, 2, 2)
+        payoffs = self._coded(self.payoffs[:, t]).reshape(self.n_sequences, 2, 2)
         outcomes = np.where((states >= 0)[:, None], payoffs[rows, states.clip(0)], np.nan)
         rewards = np.where(choices2 >= 0, outcomes[rows, choices2.clip(0)], 0.0)
         self.states[:, t] = states

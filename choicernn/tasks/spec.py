@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -74,6 +75,8 @@ _COMMON = {
     "n_trials": "default trials per session",
     "n_sessions": "default sessions per subject",
     "feedback": "'partial' (only the chosen option's payoff is seen) or 'full'",
+    "reward_values": "[no-reward value, reward value] of a binary task (default [0, 1]; e.g. "
+    "[-1, 1] for win/loss feedback)",
     "description": "free text",
 }
 
@@ -100,6 +103,9 @@ class Task:
         Default number of sessions per subject.
     feedback : {"partial", "full"}
         Two-step tasks are partial-feedback only.
+    reward_values : (float, float), optional
+        What a binary task pays for no reward and for a reward (default 0 and 1); e.g.
+        ``[-1, 1]`` for the win/loss coding of many reversal studies (hBayesDM's examples).
     settings : mapping
         Kind-specific settings (see ``choicernn.tasks.spec._SETTINGS`` or a shipped TOML file).
     description : str
@@ -113,6 +119,15 @@ class Task:
     feedback: Literal["partial", "full"] = "partial"
     settings: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+    reward_values: tuple[float, float] | None = None
+
+    @property
+    def paid_rewards(self) -> tuple[float, float] | None:
+        """The two reward values a binary task pays (``(0, 1)`` unless ``reward_values``), or
+        None for graded payoffs."""
+        if self.reward_kind != "binary":
+            return None
+        return tuple(self.reward_values) if self.reward_values is not None else (0.0, 1.0)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -181,6 +196,22 @@ def _validate(task: Task) -> None:
             _fail(source, name, f"expected {doc}, got {value!r}")
         settings[name] = value
     k = task.n_options
+    if task.reward_values is not None:
+        rv = task.reward_values
+        if task.reward_kind != "binary":
+            _fail(source, "reward_values", f"is for binary tasks; a {task.kind!r} task pays points")
+        if (
+            not isinstance(rv, list | tuple)
+            or len(rv) != 2
+            or not all(_is_number(v) and math.isfinite(v) for v in rv)
+            or rv[0] >= rv[1]
+        ):
+            _fail(
+                source,
+                "reward_values",
+                f"must be [no-reward value, reward value], two finite numbers in increasing "
+                f"order, got {rv!r}",
+            )
     if task.kind in ("fixed", "reversal"):
         p = settings["p_reward"]
         if len(p) != k or not all(_is_number(x) and 0 <= x <= 1 for x in p):
