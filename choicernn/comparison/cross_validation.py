@@ -172,7 +172,21 @@ class CrossValidationResult:
         from .. import plots
 
         if kind == "paired":
-            return plots.plot_model_comparison(self.subject_table(), metric=metric, ax=ax)
+            ax = plots.plot_model_comparison(self.subject_table(), metric=metric, ax=ax)
+            if metric == "nll_per_trial" and self.n_options:  # the floor every model must beat
+                chance = float(np.log(self.n_options))
+                ax.axhline(chance, color="0.5", linestyle=":", linewidth=1, zorder=0)
+                ax.annotate(
+                    f"chance (ln {self.n_options})",
+                    (1.0, chance),
+                    xycoords=("axes fraction", "data"),
+                    ha="right",
+                    va="bottom",
+                    fontsize="small",
+                    color="0.4",
+                    bbox={"fc": "white", "ec": "none", "pad": 0.5},
+                )
+            return ax
         if kind == "difference":
             return plots.plot_difference_to_best(self.subject_table(), metric=metric, ax=ax)
         raise ValueError(f"kind must be 'paired' or 'difference', got {kind!r}")
