@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
-from faulty_models import DyingWSLS, NaNWSLS, RaisingWSLS
+from faulty_models import (
+    DiesWhenUnpickled,
+    DiesWhenUnpickledWSLS,
+    DyingWSLS,
+    NaNWSLS,
+    RaisingWSLS,
+    double,
+)
 
 import choicernn as cr
 from choicernn.comparison.cross_validation import _Unit
@@ -61,9 +74,7 @@ def test_executor_validates_its_settings():
 def test_every_backend_gives_identical_tables(study_data, reference, executor):
     if executor.backend == "dask":
         pytest.importorskip("dask.distributed")
-    result = cr.cross_validate(
-        small_models(), study_data, folds=3, seed=2, executor=executor
-    )
+    result = cr.cross_validate(small_models(), study_data, folds=3, seed=2, executor=executor)
     pd.testing.assert_frame_equal(result.table, reference.table, check_exact=True)
     pd.testing.assert_frame_equal(result.trials, reference.trials, check_exact=True)
     pd.testing.assert_frame_equal(result.in_sample, reference.in_sample, check_exact=True)
@@ -307,3 +318,106 @@ def test_select_by_cv_passes_over_a_failing_candidate(study_data):
     assert sorted(selector.failures_["unit"]) == ["model=nan_wsls fold=0", "model=nan_wsls fold=1"]
     with pytest.raises(RuntimeError, match="every candidate failed"):
         cr.SelectByCV([NaNWSLS()], folds=2).fit(study_data)
+
+
+# ------------------------------------------------------------ worker deaths and orphans
+
+
+def test_an_early_worker_death_is_retried(tmp_path):
+    """A worker that dies while starting (here: loading the study's data), before any unit
+    started, is replaced and every unit finishes (it used to abort with a bare RuntimeError)."""
+    switch = tmp_path / "die while starting"
+    switch.write_text(str(os.getpid()))
+    got = {}  # one worker, so that no unit can start before the death
+    log = Executor("processes", n_jobs=1).run(
+        double, DiesWhenUnpickled(str(switch)), [1, 2, 3], lambda u, v: got.update({u: v})
+    )
+    assert not switch.exists()  # a worker died once
+    assert log.failures == [] and got == {1: 2, 2: 4, 3: 6}
+
+
+def test_early_worker_deaths_are_reported_with_the_units(tmp_path):
+    switch = tmp_path / "always die while starting"
+    switch.write_text(str(os.getpid()))
+    log = Executor("processes", n_jobs=2, retries=0).run(
+        double, DiesWhenUnpickled(str(switch), once=False), ["a", "b"], lambda u, v: None
+    )
+    assert sorted(f.unit for f in log.failures) == ["a", "b"]
+    for failure in log.failures:
+        assert failure.kind == "worker died" and failure.attempts == 2
+        assert failure.message.startswith("the worker died before the unit started")
+        assert "EXIT(3)" in failure.message
+
+
+def test_a_unit_that_kills_its_worker_on_arrival_is_retried(study_data, reference, tmp_path):
+    """The worker dies while receiving its first unit (before it starts); one worker, so that
+    no other unit started before the death."""
+    switch = tmp_path / "die on arrival"
+    switch.write_text(str(os.getpid()))
+    result = cr.cross_validate(
+        [DiesWhenUnpickledWSLS(str(switch), name="wsls")],
+        study_data,
+        folds=3,
+        seed=2,
+        in_sample=False,
+        executor=Executor("processes", n_jobs=1),
+    )
+    assert not switch.exists()
+    expected = reference.table[reference.table.model == "wsls"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(result.table, expected, check_exact=True)
+
+
+ORPHAN_STUDY = """
+import sys
+sys.path.insert(0, {tests!r})
+import choicernn as cr
+from faulty_models import SlowWSLS
+
+data = cr.simulate(cr.WSLS(), "two_armed_fixed", 4, 40, seed=0)
+cr.cross_validate([SlowWSLS({pids!r}, 120.0)], data, folds=2, in_sample=False,
+                  executor=cr.Executor("processes", n_jobs=2))
+"""
+
+
+def _alive(pids: list[int]) -> list[int]:
+    psutil = pytest.importorskip("psutil")
+    out = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def test_workers_die_with_their_parent(tmp_path):
+    """kill -9 of a study on local processes leaves no worker running its unit (they used to
+    hold their memory for minutes)."""
+    psutil = pytest.importorskip("psutil")
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    script = ORPHAN_STUDY.format(tests=str(Path(__file__).parent), pids=str(pids))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    child = subprocess.Popen([sys.executable, "-c", script], env=env)
+    descendants: list[int] = []
+    try:
+        deadline = time.monotonic() + 240
+        while len(list(pids.iterdir())) < 2:  # both workers are running a unit
+            assert child.poll() is None, "the study ended before its units started"
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.2)
+        workers = sorted(int(p.name) for p in pids.iterdir())
+        descendants = [p.pid for p in psutil.Process(child.pid).children(recursive=True)]
+        assert set(workers) <= set(descendants)
+        child.kill()
+        child.wait()
+        deadline = time.monotonic() + 10
+        while _alive(descendants) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _alive(descendants) == []
+    finally:
+        if child.poll() is None:
+            child.kill()
+        for pid in _alive(descendants):  # only if the test failed: do not leave them running
+            os.kill(pid, signal.SIGKILL)

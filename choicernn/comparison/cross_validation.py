@@ -415,7 +415,7 @@ def cross_validate(
     fitted: dict = {}
     todo: list[_Unit] = []
     for fold in fold_list:
-        expected = _n_held_out(study, fold)
+        expected = _held_out_rows(study, fold)
         for model in models:
             cached = cache.read_unit(model, fold.index, expected)
             if cached is None:
@@ -469,8 +469,16 @@ def _check_models(models: list[ChoiceModel], by: str) -> list[str]:
     return names
 
 
-def _n_held_out(study: _Study, fold: Fold) -> int:
-    return fold.test.n_choices
+def _held_out_rows(study: _Study, fold: Fold) -> pd.DataFrame:
+    """The fold's held-out observed choices in the order a fresh unit writes them."""
+    held_out = study.held_out(fold.index)
+    if held_out is None:
+        frame = fold.test.to_frame()
+        keep = frame["choice"].notna().to_numpy()
+    else:
+        frame = study.data.to_frame()
+        keep = frame["choice"].notna().to_numpy() & held_out
+    return frame.loc[keep, ["subject", "session", "trial", "choice"]].reset_index(drop=True)
 
 
 class _Cache:
@@ -493,7 +501,7 @@ class _Cache:
         digest = unit_key(model, *self.scheme, self.data_key)
         return self.folder / f"{safe_name(model.name)}__fold{fold}__{digest}.csv"
 
-    def read_unit(self, model: ChoiceModel, fold: int, expected: int):
+    def read_unit(self, model: ChoiceModel, fold: int, expected: pd.DataFrame):
         path = self._path(model, fold)
         if path is None or not path.exists():
             return None

@@ -84,17 +84,24 @@ def write_trials(trials: pd.DataFrame, path: Path, data: ChoiceData) -> None:
     write_csv_atomic(out, path)
 
 
-def read_trials(path: Path, data: ChoiceData, expected_rows: int) -> pd.DataFrame:
-    """Read a unit written by :func:`write_trials`, checking it against the study."""
+def read_trials(path: Path, data: ChoiceData, expected: pd.DataFrame) -> pd.DataFrame:
+    """Read a unit written by :func:`write_trials`, checking it against the study.
+
+    ``expected`` holds the fold's held-out observed choices (``subject, session, trial,
+    choice``, in the order a fresh run writes them); the file must hold exactly these, with
+    consistent probabilities, or it is an error naming the file and the first wrong row.
+    """
     try:
         table = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise CacheFileError(f"cached unit {path} is unreadable ({err}); delete it") from None
-    if list(table.columns) != TRIAL_COLUMNS or len(table) != expected_rows:
+    if list(table.columns) != TRIAL_COLUMNS or len(table) != len(expected):
         raise CacheFileError(
             f"cached unit {path} does not match this study (columns or number of held-out "
-            f"choices differ: {len(table)} rows, {expected_rows} expected); delete it"
+            f"choices differ: {len(table)} rows, {len(expected)} expected); delete it"
         )
+    if table.isna().any().any():
+        raise CacheFileError(f"cached unit {path} has empty cells (cut short?); delete it")
     frame = data.to_frame()
     sessions = list(pd.unique(frame["session"]))
     subj = table["subject"].to_numpy()
@@ -107,10 +114,16 @@ def read_trials(path: Path, data: ChoiceData, expected_rows: int) -> pd.DataFram
         and sess.min(initial=0) >= 0
         and sess.max(initial=0) < len(sessions)
     ):
-        raise CacheFileError(f"cached unit {path} has subject or session codes out of range")
+        raise CacheFileError(
+            f"cached unit {path} has subject or session codes out of range; delete it"
+        )
     ll = table["log_lik"].to_numpy(dtype=float)
     if not np.isfinite(ll).all() or (ll > 1e-9).any():
         raise CacheFileError(f"cached unit {path} has log-likelihoods that are not valid")
+    p = table["p_choice"].to_numpy(dtype=float)
+    credit = table["correct"].to_numpy(dtype=float)
+    if not np.allclose(p, np.exp(ll), rtol=1e-12, atol=0) or ((credit < 0) | (credit > 1)).any():
+        raise CacheFileError(f"cached unit {path} has inconsistent probabilities; delete it")
     subjects = np.empty(data.n_subjects, dtype=object)
     subjects[:] = list(data.subjects)
     session_labels = np.empty(len(sessions), dtype=object)
@@ -118,6 +131,15 @@ def read_trials(path: Path, data: ChoiceData, expected_rows: int) -> pd.DataFram
     table["subject"] = pd.Series(subjects[subj]).astype(frame["subject"].dtype)
     table["session"] = pd.Series(session_labels[sess]).astype(frame["session"].dtype)
     table["choice"] = table["choice"].astype(frame["choice"].dtype)  # as in a fresh run
+    keys = ["subject", "session", "trial", "choice"]
+    for key in keys:
+        same = table[key].to_numpy() == expected[key].to_numpy()
+        if not np.all(same):
+            row = int(np.flatnonzero(~same)[0])
+            raise CacheFileError(
+                f"cached unit {path}: row {row} is not the study's held-out trial ({key} "
+                f"{table[key].iloc[row]!r}, expected {expected[key].iloc[row]!r}); delete it"
+            )
     return table
 
 

@@ -16,15 +16,20 @@ carries only its small unit description.
 
 Failure policy. A unit whose own code raises is not retried (with the same seed it would raise
 again); it is reported with its identity, message and worker traceback. A unit whose worker dies
-(killed, out of memory) is started again on a fresh worker, up to ``retries`` more times. Units
+(killed, out of memory), even before the unit started (while starting or loading the study's
+data), is started again on a fresh worker, up to ``retries`` more times. Units
 that finished are handed to the caller as they arrive (the studies save each to disk at once), so
 a failure never loses them; the caller then raises :class:`UnitsFailedError`
 (``on_error="raise"``) or returns what finished with a table of the failures
 (``on_error="skip"``).
+
+Local worker processes exit on their own within a second when the process that started them
+dies, even by ``kill -9``, so a killed study leaves no worker holding memory.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -42,6 +47,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .failures import Raised, UnitFailure
+from .parent_watch import exit_with_parent
 
 Backend = Literal["in-process", "processes", "dask"]
 BACKENDS = ("in-process", "processes", "dask")
@@ -244,8 +250,11 @@ def _run_in_process(work, shared, units, finished) -> list[UnitFailure]:
 _INSTALLED: dict[str, Any] = {}
 
 
-def _install(shared: Any, threads: int | None) -> None:
-    """Worker initializer: keep the study's shared data for every task of this worker."""
+def _install(shared: Any, threads: int | None, parent: int | None = None) -> None:
+    """Worker initializer: exit with ``parent``; keep the study's shared data for every task
+    of this worker."""
+    if parent is not None:
+        exit_with_parent(parent)
     _INSTALLED["shared"] = shared
     if threads is not None:
         torch.set_num_threads(threads)
@@ -264,6 +273,12 @@ def _run_processes(ex: Executor, work, shared, units, finished) -> list[UnitFail
     such pools at a time), so that a unit is only ever given up after dying while running
     alone, never because it ran beside a unit that died: after ``retries`` + 1 deaths (at least
     two: one beside others, one alone) when it first ran beside others.
+
+    A worker may also die before any unit of its pool started (while it starts, loads the
+    study's data or receives its first unit). Such an *early* death is retried like a later
+    one: the pool is started again, up to ``retries`` times, and after that its units are run
+    alone, where an early death counts as a death of that unit. Units that were only queued
+    behind a death that did not stop the pool's progress are run again without counting.
     """
     from joblib.externals import loky
 
@@ -272,12 +287,22 @@ def _run_processes(ex: Executor, work, shared, units, finished) -> list[UnitFail
     markers = tempfile.mkdtemp(prefix="choicernn-units-")
     failures: list[UnitFailure] = []
     starts = [0] * len(units)  # deaths of a unit's worker while it ran (beside others or alone)
+    early = [0] * len(units)  # deaths of its pool's worker before any unit of the pool started
     queue, suspects = list(range(len(units))), []
+    parent = os.getpid()
 
     def new_pool(workers: int):
         return loky.ProcessPoolExecutor(
-            max_workers=workers, initializer=_install, initargs=(shared, threads), env=env
+            max_workers=workers, initializer=_install, initargs=(shared, threads, parent), env=env
         )
+
+    def give_up(i: int, exc: BaseException, before_start: bool) -> None:
+        failure = UnitFailure.worker_died(unit_label(units[i]), exc, starts[i] + early[i])
+        if before_start:
+            failure = dataclasses.replace(
+                failure, message=f"the worker died before the unit started: {failure.message}"
+            )
+        failures.append(failure)
 
     try:
         while queue or suspects:
@@ -288,16 +313,16 @@ def _run_processes(ex: Executor, work, shared, units, finished) -> list[UnitFail
             else:
                 batch, queue = queue, []
                 groups = [batch]
-            pools, futures = [], {}
+            pools, futures, group_of = [], {}, {}
             broken: dict[int, BaseException] = {}
-            progressed = False
+            active = [False] * len(groups)  # a unit of the group started or finished
             try:
-                for group in groups:
+                for g, group in enumerate(groups):
                     pool = new_pool(min(ex.workers, len(group)))
                     pools.append(pool)
                     for i in group:
                         fut = pool.submit(_call_installed, work, units[i], i, threads, markers)
-                        futures[fut] = i
+                        futures[fut], group_of[i] = i, g
                 for fut in loky.as_completed(futures):
                     i = futures[fut]
                     try:
@@ -307,31 +332,34 @@ def _run_processes(ex: Executor, work, shared, units, finished) -> list[UnitFail
                         continue
                     except Exception as exc:  # e.g. the unit or its result could not be pickled
                         out = Raised.capture(exc)
-                    progressed = True
-                    _record(units[i], out, starts[i] + 1, finished, failures)
+                    active[group_of[i]] = True
+                    _record(units[i], out, starts[i] + early[i] + 1, finished, failures)
             finally:
                 for pool in pools:  # also on an error or Ctrl-C: no orphaned workers
                     pool.shutdown(wait=True, kill_workers=True)
+            started = {i for i in broken if Path(markers, str(i)).exists()}
+            for i in started:
+                Path(markers, str(i)).unlink()
+                active[group_of[i]] = True
             for i, exc in broken.items():
-                marker = Path(markers, str(i))
-                if not marker.exists():  # never started: queued behind the death
+                if i in started:
+                    starts[i] += 1
+                    if not alone:
+                        suspects.append(i)  # it or a unit beside it died: run it alone to tell
+                    elif starts[i] + early[i] > ex.retries:
+                        give_up(i, exc, before_start=False)
+                    else:
+                        suspects.append(i)
+                elif active[group_of[i]]:  # never started: queued behind a death
                     (suspects if alone else queue).append(i)
-                    continue
-                marker.unlink()
-                starts[i] += 1
-                progressed = True
-                if not alone:
-                    suspects.append(i)  # it or a unit beside it died: run it alone to tell
-                    continue
-                if starts[i] > ex.retries:
-                    failures.append(UnitFailure.worker_died(unit_label(units[i]), exc, starts[i]))
-                else:
-                    suspects.append(i)
-            if broken and not progressed:
-                exc = next(iter(broken.values()))
-                raise RuntimeError(
-                    f"worker processes failed before running any unit: {type(exc).__name__}: {exc}"
-                ) from exc
+                else:  # its pool died before running anything
+                    early[i] += 1
+                    if alone and starts[i] + early[i] > ex.retries:
+                        give_up(i, exc, before_start=True)
+                    elif alone or early[i] > ex.retries:
+                        suspects.append(i)  # alone from now on, to tell which unit it is
+                    else:
+                        queue.append(i)
     finally:
         shutil.rmtree(markers, ignore_errors=True)
     return failures

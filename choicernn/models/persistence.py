@@ -10,12 +10,17 @@ decode only to plain values, the setting classes registered here (``TrainingConf
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import errno
 import json
 import math
 import os
 import shutil
+import sys
 import tempfile
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -197,21 +202,90 @@ def save_model(model: Any, path: str | os.PathLike, *, require_registered: bool 
             "name": model.name,
             "settings": settings,
             "fitted": fitted,
+            "save_id": uuid.uuid4().hex,  # tells one save from the next (concurrent readers)
         }
         (tmp / "model.json").write_text(json.dumps(doc, indent=1, allow_nan=False))
         _apply_umask(tmp)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old"))
-            old.rmdir()
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        _install(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False if unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, exchange = -100, 2
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), exchange)
+    return result == 0
+
+
+def _install(tmp: Path, out: Path) -> None:
+    """Put the finished folder ``tmp`` at ``out``: an atomic swap where the system has one (a
+    concurrent reader sees the old or the new model, never a gap or a mix), else a move of the
+    old folder aside followed by the rename, retried when another writer gets in between."""
+    if out.exists() and _exchange(tmp, out):
+        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old model
+        return
+    old_folders = []
+    for _ in range(20):
+        try:
+            os.replace(tmp, out)
+            break
+        except OSError as err:
+            if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old"))
+            old.rmdir()
+            try:
+                os.replace(out, old)
+                old_folders.append(old)
+            except FileNotFoundError:
+                continue
+    else:
+        raise OSError(
+            f"could not put the saved model in place at {out}: other writers kept it busy"
+        )
+    for old in old_folders:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _save_id(folder: Path) -> tuple:
+    """What identifies the save now at ``folder``: its folder's inode and the save's unique id
+    (an inode number can be reused by a later save; the id cannot)."""
+    st = os.stat(folder)
+    try:
+        doc = json.loads((folder / "model.json").read_text())
+        save_id = doc.get("save_id") if isinstance(doc, dict) else None
+    except (OSError, ValueError):
+        save_id = None
+    return (st.st_ino, st.st_dev, save_id)
+
+
+def _read_stably(folder: Path, read):
+    """``read()`` while the folder stays the same (a concurrent save swaps in a new one): retried
+    up to five times when the folder changed during the read or was briefly missing."""
+    for attempt in range(6):
+        try:
+            before = _save_id(folder)
+            result = read()
+            after = _save_id(folder)
+        except (ModelFileError, FileNotFoundError):
+            if attempt == 5 or not any(folder.parent.glob(f".{folder.name}.*")):
+                raise
+            time.sleep(0.05)
+            continue
+        if before == after:
+            return result
+        time.sleep(0.05)
+    raise ModelFileError(f"{folder} kept changing while it was read (another process saving)")
 
 
 def _apply_umask(folder: Path) -> None:
@@ -251,10 +325,23 @@ def load_fitted_into(template: Any, path: str | os.PathLike):
     or with other settings is refused. No type lookup is needed, so this also reads models of
     unregistered classes (a study's cache).
     """
+    return _read_stably(Path(path), lambda: _load_fitted_into(template, path))
+
+
+def _load_fitted_into(template: Any, path: str | os.PathLike):
+    from .registry import is_registered, type_name
+
     folder, doc = read_model_json(path)
     where = str(folder / "model.json")
     if doc["settings"] != encode_settings(template):
         raise ModelFileError(f"{where}: saved with other settings than {template!r}")
+    kind = (
+        type_name(template)
+        if is_registered(template)
+        else f"unregistered:{type(template).__name__}"
+    )
+    if doc["type"] != kind:
+        raise ModelFileError(f"{where}: saved as model type {doc['type']!r}, not {kind!r}")
     model = template.clone()
     try:
         model.read_fitted(folder, doc["fitted"])
@@ -286,6 +373,10 @@ def load_model(path: str | os.PathLike, *, device: str | None = None):
         The folder does not hold a saved model, was written by another model type, or was
         altered (values of the wrong type, shape or a non-finite number), naming the file.
     """
+    return _read_stably(Path(path), lambda: _load_model(path, device))
+
+
+def _load_model(path: str | os.PathLike, device: str | None):
     folder, doc = read_model_json(path)
     where = str(folder / "model.json")
     model = build_model(doc["type"], doc["settings"], where)
