@@ -181,7 +181,10 @@ def _comparison_figures(cv, out: Path) -> list[str]:
     from .plots import save_figure
 
     files = []
-    for kind, stem in (("paired", "model_comparison"), ("difference", "difference_to_best")):
+    kinds = [("paired", "model_comparison"), ("difference", "difference_to_best")]
+    if len(cv.models) < 2:  # units skipped: no difference to a best model to draw
+        kinds = kinds[:1] if cv.models else []
+    for kind, stem in kinds:
         ax = cv.plot(kind=kind)
         files += save_figure(ax.figure, out / "figures" / stem)
         plt.close(ax.figure)

@@ -447,7 +447,10 @@ def _figures(cv, fitted, data, recipe, out) -> list[str]:
     from .tasks import load_task
 
     files = []
-    for kind, stem in (("paired", "model_comparison"), ("difference", "difference_to_best")):
+    kinds = [("paired", "model_comparison"), ("difference", "difference_to_best")]
+    if len(cv.models) < 2:  # e.g. --on-error skip left one model: no difference to draw
+        kinds = kinds[:1] if cv.models else []
+    for kind, stem in kinds:
         fig, ax = plt.subplots(figsize=(6, 4))
         cv.plot(kind=kind, ax=ax)
         files += plots.save_figure(fig, out / "figures" / stem)

@@ -142,3 +142,11 @@ def test_same_seed_same_result(name, fitted, data):
     model = fitted[name]
     again = model.clone().fit(data, seed=0)
     torch.testing.assert_close(again.logits(data), model.logits(data))
+
+
+def test_numpy_integers_are_accepted_as_settings(data):
+    """Settings from a numpy grid (np.int64) work like plain ints."""
+    gru = cr.GRUModel(hidden_size=np.int64(2), training=TINY, device="cpu").fit(data, seed=0)
+    assert gru.hidden_size == 2 and type(gru.hidden_size) is int
+    q = cr.QLearning("rw", n_restarts=np.int64(2)).fit(data, seed=0)
+    assert q.is_fitted()

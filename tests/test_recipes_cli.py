@@ -408,3 +408,15 @@ def test_cli_contract_fit_gru_compare_outputs_and_one_line_errors(tmp_path, caps
               "--out", str(tmp_path / "x.csv")])
     helptext = build_parser()._subparsers._group_actions[0].choices["compare"].format_help()
     assert "(default: 5)" in helptext and "(default: 0)" in helptext
+
+
+def test_a_recipe_with_one_surviving_model_still_writes_its_figures(small_recipe):
+    """--on-error skip can leave a single model: the comparison figure is drawn, the
+    difference-to-best figure (which needs two models) is left out, nothing crashes."""
+    small_recipe.write_text(SMALL.replace('[[models]]\ntype = "bias"\n', ""))
+    out = small_recipe.parent / "one"
+    cv = cr.run_recipe(cr.load_recipe(small_recipe), out)
+    assert cv.models == ["rw"]
+    assert (out / "figures" / "model_comparison.png").exists()
+    assert not (out / "figures" / "difference_to_best.png").exists()
+    assert (out / "report.md").exists()

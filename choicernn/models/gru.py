@@ -200,6 +200,10 @@ class GRUModel(ChoiceModel):
         self._check_settings()
 
     def _check_settings(self) -> None:
+        for arg in ("hidden_size", "n_layers", "subject_embedding"):
+            value = getattr(self, arg)
+            if isinstance(value, np.integer):  # e.g. from a numpy grid: a plain int from here on
+                setattr(self, arg, int(value))
         for arg in ("hidden_size", "n_layers"):
             value = getattr(self, arg)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -472,6 +476,7 @@ class GRUModel(ChoiceModel):
         seeds = replica_seeds(seed, keys)
         n_in = n_features(self.n_options_, self.inputs, self.uses_outcomes_)
         embedding = 0 if per_subject else self.subject_embedding
+        stage_of_subject = self.scope == "subject" and not per_subject
         net = ReplicaRNN(
             len(keys),
             n_in,
@@ -503,7 +508,7 @@ class GRUModel(ChoiceModel):
             cfg.engine_settings(),
             l1=float(cfg.l1),
             progress=show_progress(),
-            label=f"fit {self.name}" + ("" if per_subject == (self.scope == "subject") else " (pooled)"),
+            label=f"fit {self.name}" + (" (pooled stage)" if stage_of_subject else ""),
             penalty=penalty,
         )
         score = result.best_train if result.best_val is None else result.best_val
