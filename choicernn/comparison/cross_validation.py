@@ -87,6 +87,7 @@ class CrossValidationResult:
     n_options: int | None = None
     repeat_accuracy: float = float("nan")
     covariates: pd.DataFrame | None = field(default=None, repr=False)
+    _warned: set = field(default_factory=set, repr=False, compare=False)
 
     def subject_table(self) -> pd.DataFrame:
         """Per model and subject, summed over folds: ``model, subject, nll, n_trials,
@@ -122,7 +123,8 @@ class CrossValidationResult:
             out = out.join(ic, how="left")
         out.attrs = {**attrs, "chance_nll_per_trial": chance}  # join drops attrs (pandas 3)
         bad = out.index[out["above_chance"]].tolist()
-        if bad:
+        if bad and set(bad) - self._warned:
+            self._warned.update(bad)  # once per result, not at every summary() call
             warnings.warn(
                 f"held-out NLL per choice above chance (ln {self.n_options} = {chance:.3f}) for "
                 f"{bad}: these models predict held-out choices worse than guessing (overfitting, "
