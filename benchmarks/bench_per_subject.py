@@ -15,15 +15,24 @@ every subject's trials, up to ``--max-epochs``), one initialisation each (``--se
 
 Both run in the same process, one after the other, on one thread (``torch.set_num_threads``).
 
+``protocols`` mode (issue #13, accuracy rather than speed): 100 heterogeneous Q-learners x 2
+sessions x 300 trials of ``--task`` (``reversal``: fixed schedule; ``drifting_two_armed``:
+reward probabilities on random walks, nothing to memorise); every variant is trained on session 0
+and scored on session 1; printed as the ratio of its held-out NLL to the generating model's
+(one JSON line per variant, with its validation NLL and run time).
+
 Usage::
 
     python benchmarks/bench_per_subject.py                     # the full grid
     python benchmarks/bench_per_subject.py --quick             # 20 subjects, sizes 1 and 4
+    python benchmarks/bench_per_subject.py --protocols gru2_from_pooled gru8_emb2_sd1 \
+        --task drifting_two_armed
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import time
 
@@ -35,7 +44,9 @@ import choicernn as cr
 from choicernn.models.gru import GRUModel, TrainingConfig
 
 
-def simulate(n_subjects: int, n_trials: int, seed: int = 0) -> cr.ChoiceData:
+def simulate(
+    n_subjects: int, n_trials: int, seed: int = 0, task: str = "reversal", n_sessions: int = 1
+) -> cr.ChoiceData:
     rng = np.random.default_rng(seed)
     params = pd.DataFrame(
         {
@@ -46,12 +57,73 @@ def simulate(n_subjects: int, n_trials: int, seed: int = 0) -> cr.ChoiceData:
     )
     return cr.simulate(
         cr.QLearning("rw"),
-        "reversal",
+        task,
         n_subjects=n_subjects,
         n_trials=n_trials,
+        n_sessions=n_sessions,
         seed=seed,
         params=params,
     )
+
+
+def _embedded(sd=None, split="auto", hidden=8):
+    config = TrainingConfig(embedding_sd=sd, split=split)
+    return GRUModel(hidden, subject_embedding=2, training=config)
+
+
+#: The protocols compared for issue #13 (name -> unfitted model).
+PROTOCOLS = {
+    "gru2_subj_tail": lambda: GRUModel(2, scope="subject", training=TrainingConfig(split="blocks")),
+    "gru2_subj_interleaved": lambda: GRUModel(2, scope="subject"),
+    "gru2_pooled": lambda: GRUModel(2),
+    "gru8_pooled": lambda: GRUModel(8),
+    "gru2_from_pooled": lambda: GRUModel(2, scope="subject", init="pooled"),
+    "gru2_from_pooled_sd0.2": lambda: GRUModel(
+        2, scope="subject", init="pooled", training=TrainingConfig(pooled_sd=0.2)
+    ),
+    "gru2_from_pooled_sd1": lambda: GRUModel(
+        2, scope="subject", init="pooled", training=TrainingConfig(pooled_sd=1.0)
+    ),
+    "gru4_from_pooled": lambda: GRUModel(4, scope="subject", init="pooled"),
+    "gru8_emb2": lambda: _embedded(),
+    "gru8_emb2_sd1": lambda: _embedded(1.0),
+    "gru8_emb2_sd0.3": lambda: _embedded(0.3),
+    "gru8_emb2_sd1_interleaved": lambda: _embedded(1.0, "interleaved"),
+    "gru8_emb2_sd0.3_long": lambda: GRUModel(
+        8,
+        subject_embedding=2,
+        training=TrainingConfig(embedding_sd=0.3, patience=50, n_seeds=3),
+    ),
+    "gru8_from_pooled": lambda: GRUModel(8, scope="subject", init="pooled"),
+    "gru2_from_pooled_distilled": lambda: GRUModel(
+        2, scope="subject", init="pooled", teacher=_embedded(1.0, hidden=20)
+    ),
+}
+
+
+def protocols(names: list[str], task: str) -> None:
+    """Each protocol trained on session 0, scored on session 1; ratio to the generating NLL."""
+    data = simulate(100, 300, seed=0, task=task, n_sessions=2)
+    train, test = data.split_sessions([1])
+    logits = cr.QLearning("rw").logits(test, params=data.params).double()
+    batch = test.tensors()
+    ll = torch.log_softmax(logits, -1).gather(-1, batch.choices.clamp(min=0).unsqueeze(-1))
+    generating = -float(ll.squeeze(-1)[batch.mask].sum()) / test.n_choices
+    for name in names:
+        start = time.perf_counter()
+        model = PROTOCOLS[name]().fit(train, seed=0)
+        row = {
+            "task": task,
+            "model": name,
+            "ratio": round(-model.score(test) / generating, 4),
+            "generating": round(generating, 4),
+            "validation_nll": model.validation_nll_,
+            "pooled_validation_nll": getattr(model, "pooled_validation_nll_", None),
+            "seconds": round(time.perf_counter() - start),
+        }
+        if hasattr(model, "teacher_"):
+            row["teacher_ratio"] = round(-model.teacher_.score(test) / generating, 4)
+        print(json.dumps(row), flush=True)
 
 
 def main() -> None:
@@ -65,7 +137,13 @@ def main() -> None:
     parser.add_argument("--loop-subjects", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--protocols", nargs="+", choices=sorted(PROTOCOLS), default=None)
+    parser.add_argument("--task", default="reversal")
     args = parser.parse_args()
+    if args.protocols:
+        torch.set_num_threads(args.threads)
+        protocols(args.protocols, args.task)
+        return
     if args.quick:
         args.subjects, args.hidden, args.loop_subjects = 20, [1, 4], 3
     torch.set_num_threads(args.threads)

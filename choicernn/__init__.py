@@ -72,6 +72,7 @@ from .models.parametric import FitWarning, ParametricModel
 from .models.persistence import ModelFileError, load_model
 from .models.qlearning import PRESETS, QComponents, QLearning
 from .models.registry import available_models, register_model
+from .models.rnn_dimensionality import estimate_dimensionality
 from .models.rnn_training import TrainingConfig
 from .models.two_step import TwoStepModel
 from .progress import set_progress
@@ -104,6 +105,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "estimate_dimensionality",
     "GQL",
     "LaggedRegression",
     "LatentStateModel",

@@ -103,7 +103,7 @@ _DATA_KEYS = {
     "choice2",
     "state_labels",
 }
-_CV_KEYS = {"folds", "by", "seed", "test_sessions"}
+_CV_KEYS = {"folds", "by", "seed", "test_sessions", "scoring"}
 _RUN_KEYS = {"device", "seed", "simulations"}
 _EXECUTION_KEYS = {"backend", "n_jobs", "address", "retries", "on_error", "threads_per_worker"}
 
@@ -342,6 +342,7 @@ def run_recipe(
             by=recipe.cv["by"],
             seed=recipe.cv["seed"],
             test_sessions=recipe.cv.get("test_sessions"),
+            scoring=recipe.cv.get("scoring", "in_context"),
             cache_dir=out / "units",
             executor=recipe.make_executor() if executor is None else executor,
         )

@@ -49,7 +49,7 @@ _KEYS = ["subject", "session", "trial"]
 
 
 # --------------------------------------------------------------------------- input
-def _trials(data: ChoiceData | pd.DataFrame) -> pd.DataFrame:
+def trial_table(data: ChoiceData | pd.DataFrame) -> pd.DataFrame:
     """The trial table with ``_seq`` (sequence number) and ``_pos`` (row within the session).
 
     Rows are grouped by sequence (in order of first appearance), in their given order within it.
@@ -93,7 +93,7 @@ def _check_keys(table: pd.DataFrame, name: str, extra: Sequence[str] = ()) -> No
         raise ValueError(f"{name} lacks columns {missing}; it needs {[*_KEYS, *extra]}.")
 
 
-def _reward_is_high(frame: pd.DataFrame) -> pd.Series:
+def reward_is_high(frame: pd.DataFrame) -> pd.Series:
     """Per row: 1.0 if the reward counts as "rewarded", 0.0 if not, NaN if unknown.
 
     Per subject, over its observed choices: rewards within {0, 1}: ``reward == 1``; exactly two
@@ -119,9 +119,9 @@ def _previous(frame: pd.DataFrame) -> pd.DataFrame:
     """Observed choices that have an observed previous choice in the same session.
 
     Columns ``subject, stay`` (1.0 if the choice repeats the previous observed choice) and
-    ``previous_high`` (reward category of the previous observed choice, see _reward_is_high).
+    ``previous_high`` (reward category of the previous observed choice, see reward_is_high).
     """
-    high = _reward_is_high(frame)
+    high = reward_is_high(frame)
     obs = frame.loc[frame["choice"].notna(), ["subject", "_seq", "choice"]].assign(_high=high)
     grouped = obs.groupby("_seq", sort=False)
     obs["_prev_choice"] = grouped["choice"].shift(1)
@@ -159,7 +159,7 @@ def stay_probabilities(data: ChoiceData | pd.DataFrame) -> pd.DataFrame:
         ``previous_reward`` (``"rewarded"`` then ``"unrewarded"``), ``p_stay`` (fraction of pairs
         that repeat the choice; NaN when ``n`` is 0), ``n`` (number of pairs).
     """
-    frame = _trials(data)
+    frame = trial_table(data)
     pairs = _previous(frame).dropna(subset=["previous_high"])
     pairs["previous_reward"] = np.where(pairs["previous_high"] == 1.0, "rewarded", "unrewarded")
     grouped = pairs.groupby(["subject", "previous_reward"], sort=False)["stay"]
@@ -186,7 +186,7 @@ def switch_rate(data: ChoiceData | pd.DataFrame) -> pd.DataFrame:
         One row per subject: ``subject``, ``p_switch`` (NaN when ``n`` is 0), ``n`` (number of
         pairs of an observed choice and the previous observed choice of the same session).
     """
-    frame = _trials(data)
+    frame = trial_table(data)
     pairs = _previous(frame)
     grouped = pairs.groupby("subject", sort=False)["stay"]
     subjects = pd.Index(pd.unique(frame["subject"]), name="subject")
@@ -234,7 +234,7 @@ def reversal_curves(
     if lo > hi:
         raise ValueError(f"window must be (first lag, last lag) with first <= last, got {window}")
     _check_keys(reversal_trials, "reversal_trials", ["new_best"])
-    frame = _trials(data)
+    frame = trial_table(data)
     onsets = reversal_trials.loc[reversal_trials["new_best"].notna(), [*_KEYS, "new_best"]]
     onsets = onsets.drop_duplicates(_KEYS)
     if onsets.empty:
@@ -310,7 +310,7 @@ def learning_curve(
     if n_bins < 1:
         raise ValueError(f"n_bins must be >= 1, got {n_bins}")
     _check_keys(schedule, "schedule", ["best_option"])
-    frame = _trials(data)
+    frame = trial_table(data)
     length = frame.groupby("_seq")["_pos"].transform("size")
     if (length < n_bins).any():
         raise ValueError(f"some sessions have fewer than n_bins={n_bins} trials")

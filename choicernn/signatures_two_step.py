@@ -28,7 +28,7 @@ TERMS = ("intercept", "reward", "transition", "reward:transition")
 
 def _pairs(data: ChoiceData | pd.DataFrame) -> pd.DataFrame:
     """Per pair: ``subject, stay, rewarded, common`` (floats 0/1)."""
-    from .signatures import _reward_is_high, _trials
+    from .signatures import reward_is_high, trial_table
 
     if isinstance(data, ChoiceData) and not data.is_two_step:
         raise ValueError(
@@ -40,11 +40,11 @@ def _pairs(data: ChoiceData | pd.DataFrame) -> pd.DataFrame:
             "data lacks columns ['state', 'choice2']; two-step signatures need the "
             "second-stage state and choice of every trial"
         )
-    frame = _trials(data)
+    frame = trial_table(data)
     frame["state"] = pd.to_numeric(frame["state"]).astype("float64")
     frame["choice2"] = pd.to_numeric(frame["choice2"]).astype("float64")
     complete = frame["choice2"].notna() & frame["state"].notna()
-    frame["_high"] = _reward_is_high(frame.assign(choice=frame["choice"].where(complete)))
+    frame["_high"] = reward_is_high(frame.assign(choice=frame["choice"].where(complete)))
     frame["_common"] = (frame["state"] == frame["choice"]).astype(float).where(complete)
     obs = frame[frame["choice"].notna()]
     grouped = obs.groupby("_seq", sort=False)

@@ -40,8 +40,9 @@ from .models.base import Agent, ChoiceModel
 from .tasks import Task, load_task
 
 
-def _sample(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One draw per row of ``probs`` (n, K) by inverting the cumulative distribution."""
+def sample_choices(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One draw per row of ``probs`` (n, K) by inverting the cumulative distribution (seeded by
+    ``rng``); used by every simulation loop so that they sample alike."""
     cum = np.cumsum(probs, axis=1)
     u = rng.random(probs.shape[0]) * cum[:, -1]
     return np.minimum((u[:, None] > cum).sum(axis=1), probs.shape[1] - 1)
@@ -140,7 +141,7 @@ def simulate(
         env = task.environment(n_subjects, n_trials, seed=session_seed)
         agent.start_session()
         for t in range(n_trials):
-            c = _sample(agent.probabilities(), choice_rng)
+            c = sample_choices(agent.probabilities(), choice_rng)
             if not two_step:
                 r, o = env.step(c)
                 agent.update(c, r, o)
@@ -150,7 +151,7 @@ def simulate(
                     p2 = np.asarray(agent.second_stage_probabilities(st), dtype=float)
                 else:
                     p2 = np.full((n_subjects, 2), 0.5)
-                c2 = _sample(p2, choice_rng)
+                c2 = sample_choices(p2, choice_rng)
                 r, o = env.step(c, c2)
                 if two_stage_agent:
                     agent.update(c, r, o, states=st, choices2=c2)

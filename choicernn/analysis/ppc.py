@@ -20,7 +20,7 @@ from ..data import ChoiceData
 from ..data.validation import outcome_columns
 from ..models.base import ChoiceModel
 from ..signatures import mean_ci, stay_probabilities, switch_rate
-from ..simulation import _sample
+from ..simulation import sample_choices
 from ..tasks import Task, load_task
 
 __all__ = ["PosteriorPredictiveResult", "ReplayEnvironment", "posterior_predictive"]
@@ -225,7 +225,7 @@ def _play(model, data, task, payoffs, params, sim_seq) -> ChoiceData:
     outcomes = np.zeros((n_seq, n_t, k))
     agent.start_session()
     for t in range(n_t):
-        c = np.where(observed[:, t], _sample(agent.probabilities(), rng), -1)
+        c = np.where(observed[:, t], sample_choices(agent.probabilities(), rng), -1)
         r, o = env.step(c)
         agent.update(c, r, o)
         choices[:, t] = c

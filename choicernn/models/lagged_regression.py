@@ -233,7 +233,7 @@ def plot_kernel(table: pd.DataFrame, ax: Axes | None = None, *, title: str | Non
     -------
     matplotlib.axes.Axes
     """
-    from ..plots._common import COLORBLIND, LINESTYLES, MARKERS, _axes
+    from ..plots.kernel import plot_lag_kernel
 
     missing = [c for c in KERNEL_COLUMNS if c not in table.columns]
     if missing:
@@ -241,25 +241,4 @@ def plot_kernel(table: pd.DataFrame, ax: Axes | None = None, *, title: str | Non
             f"plot_kernel needs columns {KERNEL_COLUMNS}; missing {missing} (use "
             f"model.kernel_table())"
         )
-    ax = _axes(ax)
-    for i, (feature, part) in enumerate(table.groupby("feature", sort=False)):
-        stats = part.groupby("lag")["weight"].agg(["mean", "std", "count"])
-        sem = (stats["std"] / stats["count"].pow(0.5)).fillna(0.0)
-        ax.errorbar(
-            stats.index,
-            stats["mean"],
-            yerr=sem,
-            label=feature,
-            color=COLORBLIND[i % len(COLORBLIND)],
-            marker=MARKERS[i % len(MARKERS)],
-            linestyle=LINESTYLES[i % len(LINESTYLES)],
-            capsize=3,
-        )
-    ax.axhline(0.0, color="0.6", linewidth=0.8, zorder=0)
-    ax.set_xlabel("Lag (observed trials back)")
-    ax.set_ylabel("Weight (log-odds)")
-    ax.set_xticks(sorted(table["lag"].unique()))
-    ax.legend(title="Feature", frameon=False)
-    if title:
-        ax.set_title(title)
-    return ax
+    return plot_lag_kernel(table, ax=ax, title=title)

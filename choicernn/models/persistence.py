@@ -277,8 +277,12 @@ def _read_stably(folder: Path, read):
             before = _save_id(folder)
             result = read()
             after = _save_id(folder)
-        except (ModelFileError, FileNotFoundError):
+        except (ModelFileError, FileNotFoundError) as err:
             if attempt == 5 or not any(folder.parent.glob(f".{folder.name}.*")):
+                if isinstance(err, FileNotFoundError) and not (folder / "model.json").is_file():
+                    raise ModelFileError(
+                        f"{folder} holds no model.json: it is not a model saved by choicernn"
+                    ) from None
                 raise
             time.sleep(0.05)
             continue

@@ -355,8 +355,9 @@ def train_replicas(
     ``l1`` is one penalty or one per replica (R,). ``penalty``, when given, is called at every
     step and returns a further term per replica (R,) added to its loss (e.g. a prior on
     subject embeddings, :func:`gaussian_prior`, or toward a pooled network's weights,
-    :func:`anchor_prior`); like ``l1`` it counts in the loss, not in the recorded NLL. Early stopping is on each replica's
-    validation NLL (hard choices of ``val``); without ``val`` every replica trains
+    :func:`anchor_prior`); like ``l1`` it counts in the loss, not in the recorded NLL. Early
+    stopping is on each replica's validation NLL (hard choices of ``val``); without ``val``
+    every replica trains
     ``max_epochs`` and keeps its best training epoch. When ``val`` shares its inputs with
     ``train`` (held-out trial blocks of the same sequences) and every step takes all of a
     replica's sequences, one forward pass gives both the training loss and the validation NLL
@@ -582,9 +583,7 @@ def anchor_prior(
     scale = 1.0 / (2.0 * float(sd) ** 2 * n_choices.clamp(min=1).to(dtype))
 
     def term() -> torch.Tensor:
-        total = sum(
-            (getattr(net, n) - anchor[n]).pow(2).flatten(1).sum(1) for n in names
-        )
+        total = sum((getattr(net, n) - anchor[n]).pow(2).flatten(1).sum(1) for n in names)
         return scale * total
 
     return term

@@ -244,9 +244,7 @@ class Prepared:
         return Prepared(self.x[rows], self.y[rows], self.subject[rows], self.lengths[rows], soft)
 
 
-def split_kind(
-    sequences: pd.DataFrame, config: TrainingConfig, scope: ScopeKind = "pooled"
-) -> str:
+def split_kind(sequences: pd.DataFrame, config: TrainingConfig, scope: ScopeKind = "pooled") -> str:
     """The split that ``config.split`` means for these sequences and ``scope`` (resolving
     ``"auto"``)."""
     if config.split != "auto":
@@ -314,7 +312,9 @@ def split_validation(
             full.lengths.cpu().numpy(), n_t, config.validation_fraction, config.validation_block
         )
         held = torch.as_tensor(flags, device=dev)
-        train = Prepared(full.x, torch.where(held, none, full.y), full.subject, full.lengths, full.soft)
+        train = Prepared(
+            full.x, torch.where(held, none, full.y), full.subject, full.lengths, full.soft
+        )
         val = Prepared(full.x, torch.where(held, full.y, none), full.subject, full.lengths)
         if val.n_choices == 0:
             raise ValueError("the held-out interleaved blocks contain no observed choice")

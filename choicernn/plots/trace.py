@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..signatures import _reward_is_high, _trials
+from ..signatures import reward_is_high, trial_table
 from ._common import _as_table, _axes, _integer_ticks, _require
 
 if TYPE_CHECKING:
@@ -58,14 +58,14 @@ def plot_choice_trace(
     """
     probs = _as_table(probabilities, "probabilities")
     _require(probs, "probabilities", ["subject", "session", "trial", "option", "probability"])
-    frame = _trials(data)
+    frame = trial_table(data)
     mine = frame[frame["subject"] == subject]
     if mine.empty:
         raise ValueError(
             f"subject {subject!r} is not in data; subjects are "
             f"{list(pd.unique(frame['subject']))[:10]}"
         )
-    high = _reward_is_high(mine)
+    high = reward_is_high(mine)
     session = mine["session"].iloc[0] if session is None else session
     rows = mine[mine["session"] == session]
     if rows.empty:
