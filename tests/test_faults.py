@@ -534,6 +534,7 @@ def test_a_load_during_saves_sees_one_whole_save(tmp_path):
         while loader.poll() is None:
             (b if saves % 2 else a).save(target)
             saves += 1
+            time.sleep(0.01)  # saves back to back, yet with room for a load to finish
     finally:
         if loader.poll() is None:
             loader.kill()

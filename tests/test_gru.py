@@ -597,7 +597,7 @@ def test_beats_q_learning_on_two_loss_switcher():
     train, test = data.split_sessions([1])
     model = GRUModel(hidden_size=8, training=FAST).fit(train, seed=0)
     gru_nll = -model.score(test)
-    q_nll = {p: -cr.QLearning(p).fit(train, n_restarts=2).score(test) for p in cr.PRESETS}
+    q_nll = {p: -cr.QLearning(p, n_restarts=2).fit(train).score(test) for p in cr.PRESETS}
     best = min(q_nll, key=q_nll.get)
     assert gru_nll < q_nll[best], (gru_nll, q_nll)
     # The rule is learned, not approximated: close to the best possible NLL (epsilon = 0.1).
