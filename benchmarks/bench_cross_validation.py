@@ -53,9 +53,7 @@ def main() -> None:
     tables = []
     for model in models:
         t0 = time.perf_counter()
-        cv = cr.cross_validate(
-            [model], data, folds=folds, in_sample=False, progress=False, device="cpu"
-        )
+        cv = cr.cross_validate([model], data, folds=folds, in_sample=False)
         times[model.name] = time.perf_counter() - t0
         tables.append(cv.trials)
         print(f"  {model.name:14s} {times[model.name]:7.1f} s")

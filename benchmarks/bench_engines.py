@@ -46,7 +46,7 @@ def warm_task(i):
 def work_task(data, i):
     torch.set_num_threads(1)
     subjects = data.subjects[50 * i : 50 * (i + 1)]
-    fit = cr.QLearning("rw").fit(data.subset(subjects), n_restarts=3, seed=i, progress=False)
+    fit = cr.QLearning("rw", n_restarts=3).fit(data.subset(subjects), seed=i)
     return float(fit.results_["nll"].sum())
 
 

@@ -27,7 +27,7 @@ def main() -> None:
     rows = []
     for method in ("mle", "map"):
         start = time.perf_counter()
-        fitted = cr.QLearning("rw").fit(data, method=method, seed=0, progress=False).params_
+        fitted = cr.QLearning("rw", method=method).fit(data, seed=0).params_
         seconds = time.perf_counter() - start
         for p in ("alpha", "beta"):
             err = fitted[p] - truth[p]

@@ -35,10 +35,11 @@ PRESETS = ["rw", "dual_alpha", "forgetting", "rw_persev", "choice_kernel", "rewa
 GRU_SIZES = [4, 16, 64]
 
 
-def study_models():
+def study_models(device: str = "auto"):
+    """The six classic Q presets (MLE, 3 restarts, as measured in round 1) and three GRU sizes."""
     training = cr.TrainingConfig(max_epochs=20, patience=5, batch_size=128)
-    return [cr.QLearning(p) for p in PRESETS] + [
-        cr.GRUModel(hidden_size=h, training=training) for h in GRU_SIZES
+    return [cr.QLearning(p, method="mle", n_restarts=3, device=device) for p in PRESETS] + [
+        cr.GRUModel(hidden_size=h, training=training, device=device) for h in GRU_SIZES
     ]
 
 
@@ -75,7 +76,6 @@ def main() -> None:
     population = cr.simulate(
         cr.QLearning("rw_persev"), "drifting_two_armed", max(args.subjects), args.trials, seed=1
     )
-    options = {p: {"n_restarts": 3} for p in PRESETS}
     for n in sorted(args.subjects):
         data = population.subset(population.subjects[:n])
         for backend in args.backends:
@@ -91,14 +91,11 @@ def main() -> None:
                 continue
             start = time.perf_counter()
             cv = cr.cross_validate(
-                study_models(),
+                study_models(device),
                 data,
                 folds=5,
                 in_sample=False,
-                fit_options=options,
                 executor=executor(backend),
-                device=device,
-                progress=False,
             )
             wall = time.perf_counter() - start
             sha = hashlib.sha1(cv.table.to_csv(index=False).encode()).hexdigest()[:12]
