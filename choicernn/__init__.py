@@ -11,7 +11,8 @@ Models — one interface (:mod:`choicernn.models.base`): ``fit(data) -> self``, 
     ``choice_kernel``, ``reward_sensitivity``, ``full`` or any :class:`QComponents`;
     heuristics :class:`WSLS`, :class:`Bias`, :class:`KalmanFilter`; generalized Q-learning
     :class:`GQL`, lagged logistic regression :class:`LaggedRegression`, the latent-state reversal
-    learner :class:`LatentStateModel`; the two-step task's
+    learner :class:`LatentStateModel`; the disentangled RNN :class:`DisRNNModel`; the two-step
+    task's
     hybrid model-based / model-free learner :class:`TwoStepModel`;
     recurrent networks :class:`GRUModel` (GRU, LSTM or vanilla RNN cells) trained with
     :class:`TrainingConfig`.
@@ -63,6 +64,7 @@ from .comparison.statistics import compare_subjects
 from .data import ChoiceData, ChoiceDataError, SequenceBatch, read_csv
 from .execution import Executor, UnitsFailedError
 from .models.base import Agent, Capabilities, ChoiceModel, NotFittedError
+from .models.disrnn import DisRNNModel
 from .models.gql import GQL
 from .models.gru import GRUModel
 from .models.heuristics import WSLS, Bias, KalmanFilter
@@ -73,6 +75,7 @@ from .models.persistence import ModelFileError, load_model
 from .models.qlearning import PRESETS, QComponents, QLearning
 from .models.registry import available_models, register_model
 from .models.rnn_dimensionality import estimate_dimensionality
+from .models.rnn_dynamics import fixed_points, state_dimensionality, vector_field
 from .models.rnn_training import TrainingConfig
 from .models.two_step import TwoStepModel
 from .progress import set_progress
@@ -105,6 +108,10 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "DisRNNModel",
+    "fixed_points",
+    "state_dimensionality",
+    "vector_field",
     "estimate_dimensionality",
     "GQL",
     "LaggedRegression",

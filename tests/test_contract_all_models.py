@@ -40,6 +40,8 @@ def _models() -> list[cr.ChoiceModel]:
         model = make_model({"type": kind})
         if "n_restarts" in model.get_params(deep=False):
             model.set_params(n_restarts=2)
+        if "training" in model.get_params(deep=False):  # networks: a few epochs suffice here
+            model.set_params(training=TINY)
         models.append(model)
     return models
 

@@ -237,21 +237,32 @@ def _generating_nll(truth, data, test) -> float:
     return float(-chosen_log_prob(logits, test.tensors().choices).sum() / test.n_choices)
 
 
+#: Measured in fits/DISRNN.md (about 4 minutes per fit on one CPU thread): beta = 3e-3 keeps the
+#: held-out NLL of the Q-learner within 3% (1.5%); the default 1e-2 gives 3.4%, with the same
+#: open latents.
 EVIDENCE = cr.TrainingConfig(max_epochs=300, batch_size=32)
+EVIDENCE_BETA = 3e-3
 
 
-def _evidence_fit(agent, params, seed, **simulate):
-    data = cr.simulate(agent, "reversal", n_subjects=100, n_trials=300, n_sessions=2, seed=seed, params=params)
+def _evidence_fit(agent, params, seed):
+    data = cr.simulate(
+        agent, "reversal", n_subjects=100, n_trials=300, n_sessions=2, seed=seed, params=params
+    )
     train, test = data.split_sessions([1])
-    model = DisRNNModel(training=EVIDENCE, device="auto").fit(train, seed=0)
-    return data, train, test, model
+    model = DisRNNModel(beta=EVIDENCE_BETA, training=EVIDENCE, device="auto")
+    return data, train, test, model.fit(train, seed=0)
+
+
+@pytest.fixture(scope="module")
+def q_learner_fit():
+    truth = cr.QLearning("rw")
+    return (truth, *_evidence_fit(truth, {"alpha": 0.3, "beta": 3.0}, 1))
 
 
 @pytest.mark.slow
-def test_q_learner_needs_at_most_two_latents():
+def test_q_learner_needs_at_most_two_latents(q_learner_fit):
     """100 subjects x 300 trials of a Q-learner: <= 2 open latents, held-out NLL within 3%."""
-    truth = cr.QLearning("rw")
-    data, _, test, model = _evidence_fit(truth, {"alpha": 0.3, "beta": 3.0}, 1)
+    truth, data, _, test, model = q_learner_fit
     generating = _generating_nll(truth, data, test)
     nll = -model.score(test)
     assert len(model.open_latents_) <= 2, model.bottleneck_table()
@@ -259,12 +270,12 @@ def test_q_learner_needs_at_most_two_latents():
 
 
 @pytest.mark.slow
-def test_perseveration_opens_one_more_latent():
-    """Perseveration (a trace of the previous choice) needs one latent more than Q-learning."""
-    base = _evidence_fit(cr.QLearning("rw"), {"alpha": 0.3, "beta": 3.0}, 1)[3]
+def test_perseveration_opens_one_more_latent(q_learner_fit):
+    """Perseveration (a bonus for repeating the previous choice) needs one latent more."""
+    base = q_learner_fit[-1]
     persev = _evidence_fit(
         cr.QLearning("rw_persev"), {"alpha": 0.3, "beta": 3.0, "persev": 1.5}, 1
-    )[3]
+    )[-1]
     assert len(persev.open_latents_) == len(base.open_latents_) + 1, (
         base.open_latents_,
         persev.open_latents_,
@@ -273,9 +284,10 @@ def test_perseveration_opens_one_more_latent():
 
 @pytest.mark.slow
 def test_beats_q_learning_on_two_loss_switcher():
+    """The two-loss switcher of test_gru.py: the DisRNN beats every Q-learning preset."""
     from test_gru import TwoLossSwitcher
 
     _, train, test, model = _evidence_fit(TwoLossSwitcher(100), None, 2)
     nll = -model.score(test)
-    q_nll = {p: -cr.QLearning(p).fit(train, n_restarts=2).score(test) for p in cr.PRESETS}
+    q_nll = {p: -cr.QLearning(p, n_restarts=2).fit(train).score(test) for p in cr.PRESETS}
     assert nll < min(q_nll.values()), (nll, q_nll)

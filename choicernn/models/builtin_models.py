@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .disrnn import DisRNNModel, disrnn
 from .gql import GQL
 from .gru import GRUModel
 from .heuristics import WSLS, Bias, KalmanFilter
@@ -48,4 +49,5 @@ BUILTINS = [
     ("lagged_regression", LaggedRegression, LaggedRegression),
     ("latent_state", LatentStateModel, LatentStateModel),
     ("two_step", TwoStepModel, TwoStepModel),
+    ("disrnn", disrnn, DisRNNModel),
 ]

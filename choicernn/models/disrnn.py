@@ -57,6 +57,12 @@ DISRNN_DEFAULTS = {
 WARMUP_FRACTION = 0.1
 
 
+def _act(x: torch.Tensor) -> torch.Tensor:
+    """Leaky ReLU (slope 0.01 below 0), as in the current reference code: with plain ReLU the
+    two-unit choice MLP can start dead (constant output, no gradient) for some seeds."""
+    return torch.nn.functional.leaky_relu(x, 0.01)
+
+
 def _kl(mean: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     """KL(N(mean, sigma^2) || N(0, 1)) elementwise (>= 0, 0 only at mean 0, sigma 1)."""
     return 0.5 * (sigma.square() + mean.square() - 1.0) - torch.log(sigma)
@@ -209,9 +215,9 @@ class DisRNNCore(nn.Module):
             v = z.unsqueeze(1) * mult_z  # (R, L, S, L_in)
             if noise is not None:
                 v = v + eps_in[t]
-            h = torch.relu(torch.baddbmm(a_x[t], v.reshape(n_r * n_lat, n_s, n_lat), w0_z))
+            h = _act(torch.baddbmm(a_x[t], v.reshape(n_r * n_lat, n_s, n_lat), w0_z))
             for w, b in hidden:
-                h = torch.relu(torch.baddbmm(b, h, w))
+                h = _act(torch.baddbmm(b, h, w))
             out = torch.baddbmm(out_b, h, out_w).view(n_r, n_lat, n_s, 2).permute(0, 2, 1, 3)
             update, gate = out[..., 0], torch.sigmoid(out[..., 1])
             mean = z + gate * (update - z)
@@ -234,7 +240,7 @@ class DisRNNCore(nn.Module):
         h = latents
         for k in range(self.n_choice_layers):
             w, b = getattr(self, f"c_w{k}"), getattr(self, f"c_b{k}")
-            h = torch.relu(torch.einsum("rstl,rlh->rsth", h, w) + b[:, None, None])
+            h = _act(torch.einsum("rstl,rlh->rsth", h, w) + b[:, None, None])
         return torch.einsum("rstl,rlk->rstk", h, self.c_out_w) + self.c_out_b[:, None, None]
 
     def embed(self, subject_index: torch.Tensor) -> torch.Tensor | None:
@@ -316,7 +322,7 @@ class DisRNNModel(ChoiceModel):
     latent_size : int
         Number of scalar latents (each with its own update MLP and bottleneck).
     update_mlp : tuple of int
-        Hidden layer widths of every latent's update MLP (at least one layer; ReLU).
+        Hidden layer widths of every latent's update MLP (at least one layer; leaky ReLU).
     choice_mlp : tuple of int
         Hidden layer widths of the choice MLP (may be empty: a linear readout).
     beta : float
@@ -655,123 +661,14 @@ class DisRNNModel(ChoiceModel):
         n_points: int = 41,
         reward_values: tuple[float, float] | None = None,
     ) -> pd.DataFrame:
-        """The update rule of each open latent: its next value against its current value, per
-        input (previous choice x reward), the other latents held at a reference state.
+        """The update rule of each open latent, per input; see
+        :func:`choicernn.models.rnn_dynamics.disrnn_update_rules` (columns ``latent, input,
+        prev_choice, rewarded, other_latent, other_value, value, next_value``)."""
+        from .rnn_dynamics import disrnn_update_rules
 
-        Parameters
-        ----------
-        data : ChoiceData, optional
-            Sets the grid (1st to 99th percentile of each latent over ``data``), the reference
-            state (median latents) and the values of another latent read by the rule (10th, 50th
-            and 90th percentiles). Without data: grid -2 .. 2, reference 0, values -1, 0, 1.
-        latents : list of int, optional
-            Default: :attr:`open_latents_`.
-        n_points : int
-        reward_values : (float, float), optional
-            Raw rewards fed for "no reward" and "reward"; default ``(0, reward_scale_)``.
-
-        Returns
-        -------
-        pandas.DataFrame
-            ``latent, input, prev_choice, rewarded, other_latent, other_value, value,
-            next_value``: ``other_latent`` is the most open other latent the rule reads (-1:
-            none; ``other_value`` then missing).
-        """
-        self.check_fitted()
-        if self.uses_outcomes_:
-            raise ValueError(
-                f"{self.name} reads every option's outcome; update rules cover choice x reward"
-            )
-        if not _positive_int(n_points) or n_points < 2:
-            raise ValueError(f"n_points must be an integer >= 2, got {n_points!r}")
-        latents = list(self.open_latents_ if latents is None else latents)
-        bad = [
-            i
-            for i in latents
-            if not (isinstance(i, int | np.integer) and 0 <= i < self.latent_size)
-        ]
-        if bad:
-            raise ValueError(f"latents must be in 0 .. {self.latent_size - 1}, got {bad}")
-        lat_size, k = self.latent_size, self.n_options_
-        low, high, ref = np.full(lat_size, -2.0), np.full(lat_size, 2.0), np.zeros(lat_size)
-        levels = np.tile([-1.0, 0.0, 1.0], (lat_size, 1))
-        if data is not None:
-            states = self.hidden_states(data).pivot_table(
-                index=["subject", "session", "trial"], columns="unit", values="value"
-            )
-            values = states.to_numpy()
-            low, high = np.percentile(values, 1, 0), np.percentile(values, 99, 0)
-            high = np.maximum(high, low + 1e-3)
-            ref = np.median(values, 0)
-            levels = np.percentile(values, [10, 50, 90], 0).T
-        table = self.bottleneck_table()
-        reads = table[(table["kind"] == "update_input") & table["open"]]
-        if reward_values is None:
-            reward_values = (0.0, float(self.reward_scale_))
-        core = self.network_
-        dev = next(core.parameters()).device
-        parts = []
-        for i in latents:
-            other = [
-                int(n.split()[1])
-                for n in reads[reads["latent"] == i].sort_values("sigma")["input"]
-                if n.startswith("latent ")
-                and int(n.split()[1]) != i
-                and int(n.split()[1]) in self.open_latents_
-            ]
-            j = other[0] if other else -1
-            grid = np.linspace(low[i], high[i], n_points)
-            other_values = levels[j] if j >= 0 else [np.nan]
-            combos = [(c, r, o) for c in range(k) for r in (0, 1) for o in other_values]
-            n = len(combos) * n_points
-            state = np.tile(ref, (n, 1))
-            state[:, i] = np.tile(grid, len(combos))
-            ch = np.repeat([c for c, _, _ in combos], n_points)
-            rw = np.repeat([r for _, r, _ in combos], n_points)
-            ov = np.repeat([o for _, _, o in combos], n_points)
-            if j >= 0:
-                state[:, j] = ov
-            x = trial_features(
-                torch.as_tensor(ch),
-                torch.as_tensor(
-                    np.where(rw > 0, reward_values[1], reward_values[0]), dtype=torch.float32
-                ),
-                None,
-                k,
-                "reward",
-                self.reward_scale_,
-            )
-            z = torch.as_tensor(state, dtype=torch.float32, device=dev)[None]
-            sub = torch.full((n,), -1, dtype=torch.long, device=dev)
-            with torch.no_grad():
-                _, lat, _ = core.run(x.to(dev)[None, :, None], core.embed(sub), None, z)
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "latent": i,
-                        "input": [
-                            f"choice {c}, {'reward' if r else 'no reward'}" for c, r in zip(ch, rw)
-                        ],
-                        "prev_choice": ch,
-                        "rewarded": rw.astype(bool),
-                        "other_latent": j,
-                        "other_value": ov,
-                        "value": state[:, i],
-                        "next_value": lat[0, :, 0, i].double().cpu().numpy(),
-                    }
-                )
-            )
-        columns = [
-            "latent",
-            "input",
-            "prev_choice",
-            "rewarded",
-            "other_latent",
-            "other_value",
-            "value",
-            "next_value",
-        ]
-        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+        return disrnn_update_rules(
+            self, data, latents=latents, n_points=n_points, reward_values=reward_values
+        )
 
     # ------------------------------------------------------------------ prediction
     def _run(self, data: ChoiceData) -> tuple[torch.Tensor, torch.Tensor]:

@@ -250,7 +250,7 @@ def fixed_points(
 def vector_field(
     model: ChoiceModel | GRUMap,
     *,
-    n_grid: int = 21,
+    n_grid: int = 15,
     reward_values: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
     """The update ``F(h) - h`` on a grid of states in (-1, 1)^H, per input condition (H <= 2).
@@ -333,3 +333,133 @@ def state_dimensionality(
     pr = float(total**2 / (eig**2).sum()) if total > 0 else 0.0
     n_comp = int(np.searchsorted(cumulative, threshold - 1e-12) + 1) if total > 0 else 0
     return DimensionalityResult(table, pr, min(n_comp, len(eig)), float(threshold))
+
+
+# ---------------------------------------------------------------------- disentangled RNNs
+def disrnn_update_rules(
+    model: ChoiceModel,
+    data: ChoiceData | None = None,
+    *,
+    latents: list[int] | None = None,
+    n_points: int = 41,
+    reward_values: tuple[float, float] | None = None,
+) -> pd.DataFrame:
+    """The update rule of each open latent of a fitted ``DisRNNModel``: its next value against its current value, per
+    input (previous choice x reward), the other latents held at a reference state.
+
+    Parameters
+    ----------
+    data : ChoiceData, optional
+        Sets the grid (1st to 99th percentile of each latent over ``data``), the reference
+        state (median latents) and the values of another latent read by the rule (10th, 50th
+        and 90th percentiles). Without data: grid -2 .. 2, reference 0, values -1, 0, 1.
+    latents : list of int, optional
+        Default: the model's ``open_latents_``.
+    n_points : int
+    reward_values : (float, float), optional
+        Raw rewards fed for "no reward" and "reward"; default ``(0, model.reward_scale_)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``latent, input, prev_choice, rewarded, other_latent, other_value, value,
+        next_value``: ``other_latent`` is the most open other latent the rule reads (-1:
+        none; ``other_value`` then missing).
+    """
+    from .disrnn import DisRNNModel
+
+    if not isinstance(model, DisRNNModel):
+        raise TypeError(f"update rules need a fitted DisRNNModel, got {type(model).__name__}")
+    model.check_fitted()
+    if model.uses_outcomes_:
+        raise ValueError(
+            f"{model.name} reads every option's outcome; update rules cover choice x reward"
+        )
+    if not isinstance(n_points, int | np.integer) or n_points < 2:
+        raise ValueError(f"n_points must be an integer >= 2, got {n_points!r}")
+    latents = list(model.open_latents_ if latents is None else latents)
+    bad = [
+        i for i in latents if not (isinstance(i, int | np.integer) and 0 <= i < model.latent_size)
+    ]
+    if bad:
+        raise ValueError(f"latents must be in 0 .. {model.latent_size - 1}, got {bad}")
+    lat_size, k = model.latent_size, model.n_options_
+    low, high, ref = np.full(lat_size, -2.0), np.full(lat_size, 2.0), np.zeros(lat_size)
+    levels = np.tile([-1.0, 0.0, 1.0], (lat_size, 1))
+    if data is not None:
+        states = model.hidden_states(data).pivot_table(
+            index=["subject", "session", "trial"], columns="unit", values="value"
+        )
+        values = states.to_numpy()
+        low, high = np.percentile(values, 1, 0), np.percentile(values, 99, 0)
+        high = np.maximum(high, low + 1e-3)
+        ref = np.median(values, 0)
+        levels = np.percentile(values, [10, 50, 90], 0).T
+    table = model.bottleneck_table()
+    reads = table[(table["kind"] == "update_input") & table["open"]]
+    if reward_values is None:
+        reward_values = (0.0, float(model.reward_scale_))
+    core = model.network_
+    dev = next(core.parameters()).device
+    parts = []
+    for i in latents:
+        other = [
+            int(n.split()[1])
+            for n in reads[reads["latent"] == i].sort_values("sigma")["input"]
+            if n.startswith("latent ")
+            and int(n.split()[1]) != i
+            and int(n.split()[1]) in model.open_latents_
+        ]
+        j = other[0] if other else -1
+        grid = np.linspace(low[i], high[i], n_points)
+        other_values = levels[j] if j >= 0 else [np.nan]
+        combos = [(c, r, o) for c in range(k) for r in (0, 1) for o in other_values]
+        n = len(combos) * n_points
+        state = np.tile(ref, (n, 1))
+        state[:, i] = np.tile(grid, len(combos))
+        ch = np.repeat([c for c, _, _ in combos], n_points)
+        rw = np.repeat([r for _, r, _ in combos], n_points)
+        ov = np.repeat([o for _, _, o in combos], n_points)
+        if j >= 0:
+            state[:, j] = ov
+        x = trial_features(
+            torch.as_tensor(ch),
+            torch.as_tensor(
+                np.where(rw > 0, reward_values[1], reward_values[0]), dtype=torch.float32
+            ),
+            None,
+            k,
+            "reward",
+            model.reward_scale_,
+        )
+        z = torch.as_tensor(state, dtype=torch.float32, device=dev)[None]
+        sub = torch.full((n,), -1, dtype=torch.long, device=dev)
+        with torch.no_grad():
+            _, lat, _ = core.run(x.to(dev)[None, :, None], core.embed(sub), None, z)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "latent": i,
+                    "input": [
+                        f"choice {c}, {'reward' if r else 'no reward'}" for c, r in zip(ch, rw)
+                    ],
+                    "prev_choice": ch,
+                    "rewarded": rw.astype(bool),
+                    "other_latent": j,
+                    "other_value": ov,
+                    "value": state[:, i],
+                    "next_value": lat[0, :, 0, i].double().cpu().numpy(),
+                }
+            )
+        )
+    columns = [
+        "latent",
+        "input",
+        "prev_choice",
+        "rewarded",
+        "other_latent",
+        "other_value",
+        "value",
+        "next_value",
+    ]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)

@@ -22,6 +22,7 @@ value, membership-inference ROC), :mod:`~choicernn.plots.saving` (:func:`save_fi
 from ._common import panel_label
 from .behaviour import plot_learning_curves, plot_reversal_curves, plot_stay_probabilities
 from .comparison import plot_difference_to_best, plot_model_comparison
+from .disrnn import plot_bottlenecks, plot_fixed_points, plot_update_rules, plot_vector_field
 from .groups import plot_group_comparison
 from .networks import plot_agreement, plot_logit_portrait, plot_membership_roc
 from .parameters import plot_parameter_distributions
@@ -32,6 +33,10 @@ from .trace import plot_choice_trace
 from .two_step import plot_two_step_stay
 
 __all__ = [
+    "plot_bottlenecks",
+    "plot_fixed_points",
+    "plot_update_rules",
+    "plot_vector_field",
     "plot_two_step_stay",
     "plot_group_comparison",
     "panel_label",

@@ -93,7 +93,7 @@ def plot_bottlenecks(table: Any, *, model: str | None = None, ax: Axes | None = 
     ax.set_xlabel("Bottleneck: the latent's own, then each input of its update MLP")
     ax.set_ylabel("Latent, most open first")
     bar = ax.figure.colorbar(image, ax=ax, shrink=0.85)
-    bar.set_label("Noise scale sigma; bold below 0.5 = open (sd)")
+    bar.set_label("Noise sigma, open below 0.5 (sd)")
     if model:
         ax.set_title(f"Bottlenecks: {model}", fontsize="medium")
     return ax
