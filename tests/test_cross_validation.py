@@ -259,3 +259,11 @@ def test_above_chance_is_flagged_and_warned(study):
     with pytest.warns(cr.SuspectResultWarning, match="above chance"):
         summary = cv.summary()
     assert summary.loc["bias", "above_chance"] and not summary.loc["full", "above_chance"]
+
+
+def test_too_short_sequences_for_the_folds_are_named():
+    frame = pd.DataFrame({"subject": ["a"] * 3 + ["b"] * 20, "choice": [0, 1] * 11 + [0],
+                          "reward": [1.0] * 23})
+    data = cr.ChoiceData.from_frame(frame, n_options=2)
+    with pytest.raises(ValueError, match=r"subject 'a' session 0 \(3 trials\)"):
+        cr.cross_validate([cr.WSLS()], data, folds=5)

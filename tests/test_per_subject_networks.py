@@ -455,3 +455,22 @@ def test_gru_teacher_gets_the_students_split(data):
     student = GRUModel(2, scope="subject", teacher=teacher, training=config).fit(data, seed=0)
     assert student.teacher_.training.split == "interleaved"
     assert teacher.training.split == "auto"  # the user's teacher is untouched
+
+
+def test_a_network_still_improving_at_max_epochs_warns():
+    """Issue #14: training that ends while the validation NLL still falls says so."""
+    from choicernn.models.rnn_replicas import (
+        ReplicaSettings,
+        TrainingWarning,
+        _warn_if_still_improving,
+    )
+
+    settings = ReplicaSettings(lr=0.01, weight_decay=0.0, max_epochs=50, patience=10,
+                               batch_size=None, clip=None)
+    with pytest.warns(TrainingWarning, match="still improving"):
+        _warn_if_still_improving(torch.tensor([12, 49]), settings, True, "fit gru2")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_if_still_improving(torch.tensor([12, 30]), settings, True, "fit gru2")

@@ -397,8 +397,19 @@ class ChoiceData:
         if n_blocks < 1:
             raise ValueError(f"n_blocks must be >= 1, got {n_blocks}")
         lengths = self._sequences["n_trials"].to_numpy()[self._seq_of_row]
-        if (self._sequences["n_trials"] < n_blocks).any():
-            raise ValueError(f"some sequences have fewer than n_blocks={n_blocks} trials")
+        short = self._sequences[self._sequences["n_trials"] < n_blocks]
+        if len(short):
+            listed = ", ".join(
+                f"subject {s!r} session {e!r} ({n} trials)"
+                for s, e, n in short[["subject", "session", "n_trials"]].head(5).itertuples(
+                    index=False
+                )
+            )
+            more = f" and {len(short) - 5} more" if len(short) > 5 else ""
+            raise ValueError(
+                f"{len(short)} sequence(s) have fewer than n_blocks={n_blocks} trials: "
+                f"{listed}{more}; use fewer folds or leave these sequences out"
+            )
         return (self._pos_of_row * n_blocks) // lengths
 
     def split_trial_blocks(self, n_blocks: int) -> list[ChoiceData]:

@@ -547,6 +547,7 @@ def train_replicas(
     with torch.no_grad():
         for n, p in net.named_parameters():
             p.copy_(best_state[n])
+    _warn_if_still_improving(best_epoch, settings, val is not None, label)
     last = int(n_epochs.max())
     return ReplicaResult(
         best_epoch=best_epoch.cpu().numpy(),
@@ -556,6 +557,28 @@ def train_replicas(
         val_nll=None if hist_val is None else hist_val[:last],
         n_epochs=n_epochs,
     )
+
+
+class TrainingWarning(UserWarning):
+    """Training ended in a way that makes the result suspect (e.g. still improving)."""
+
+
+def _warn_if_still_improving(best_epoch, settings: ReplicaSettings, has_val: bool, label: str):
+    """Warn when networks kept their last epoch as the best one: training stopped at
+    ``max_epochs`` while the validation NLL was still falling, so more epochs would help."""
+    if not has_val or settings.max_epochs < 10:
+        return
+    last = best_epoch >= settings.max_epochs - 1
+    if bool(last.any()):
+        import warnings
+
+        warnings.warn(
+            f"{label}: {int(last.sum())} of {len(best_epoch)} network(s) were still improving "
+            f"on validation at max_epochs={settings.max_epochs}; raise "
+            f"TrainingConfig(max_epochs=...) (the result is undertrained)",
+            TrainingWarning,
+            stacklevel=4,
+        )
 
 
 def gaussian_prior(
