@@ -15,8 +15,9 @@ each subject goes to the candidate with the lowest held-out NLL
 
 Prints the confusion matrix (rows: generating model; columns: fraction of its subjects won by
 each fitted model), the mean held-out NLL per choice of every (generating, fitted) pair and the
-wall time, and writes ``confusion.csv``, ``nll.csv``, ``table.csv`` and ``confusion.png`` to
-``--out`` (default ``benchmarks/model_recovery_classical/``). Target: every diagonal entry >= 0.8.
+wall time, and writes ``report.txt`` (the printed tables), ``confusion.csv``, ``nll.csv``,
+``table.csv`` and ``confusion.png`` to ``--out`` (default ``benchmarks/model_recovery_classical/``).
+Target: every diagonal entry >= 0.8. A figure that cannot be drawn is reported, not fatal.
 """
 
 from __future__ import annotations
@@ -68,18 +69,21 @@ def main() -> None:
     )
     diagonal = {m: float(confusion.loc[m, m]) for m in result.models}
     fmt = lambda v: f"{v:.3f}"  # noqa: E731
-    print(
+    lines = [
         f"model recovery, reversal task: {args.subjects} subjects x {args.trials} trials per "
         f"generating model, {args.folds}-fold block CV, MAP, {args.restarts} restarts, "
-        f"seed {args.seed}: {seconds:.0f} s"
-    )
-    print("\nconfusion (rows: generating; columns: fraction of subjects best fitted by)")
-    print(confusion.to_string(float_format=fmt))
-    print("\nmean held-out NLL per choice (rows: generating; columns: fitted)")
-    print(nll.to_string(float_format=fmt))
+        f"seed {args.seed}: {seconds:.0f} s wall",
+        "",
+        "confusion (rows: generating; columns: fraction of subjects best fitted by)",
+        confusion.to_string(float_format=fmt),
+        "",
+        "mean held-out NLL per choice (rows: generating; columns: fitted)",
+        nll.to_string(float_format=fmt),
+        "",
+    ]
     misses = {m: d for m, d in diagonal.items() if d < 0.8}
-    print(
-        "\ndiagonal: "
+    lines.append(
+        "diagonal: "
         + ", ".join(f"{m} {d:.2f}" for m, d in diagonal.items())
         + (
             "; below 0.8: " + ", ".join(f"{m} by {0.8 - d:.2f}" for m, d in misses.items())
@@ -87,18 +91,25 @@ def main() -> None:
             else "; all >= 0.8"
         )
     )
+    print("\n".join(lines))
 
     args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "report.txt").write_text("\n".join(lines) + "\n")
     confusion.to_csv(args.out / "confusion.csv")
     nll.to_csv(args.out / "nll.csv")
     result.table.to_csv(args.out / "table.csv", index=False)
-    import matplotlib
+    written = ["report.txt", "confusion.csv", "nll.csv", "table.csv"]
+    try:  # the tables above are the result; a figure that cannot be drawn must not lose them
+        import matplotlib
 
-    matplotlib.use("Agg")
-    ax = result.plot()
-    ax.set_title(f"model recovery, reversal, {args.subjects} x {args.trials} ({seconds:.0f} s)")
-    ax.figure.savefig(args.out / "confusion.png", dpi=120, bbox_inches="tight")
-    print(f"\nwritten: {args.out}/confusion.csv, nll.csv, table.csv, confusion.png")
+        matplotlib.use("Agg")
+        ax = result.plot()
+        ax.set_title(f"model recovery, reversal, {args.subjects} x {args.trials} ({seconds:.0f} s)")
+        ax.figure.savefig(args.out / "confusion.png", dpi=120, bbox_inches="tight")
+        written.append("confusion.png")
+    except Exception as error:  # noqa: BLE001
+        print(f"\nconfusion.png not drawn: {type(error).__name__}: {error}")
+    print(f"\nwritten to {args.out}/: {', '.join(written)}")
 
 
 if __name__ == "__main__":
