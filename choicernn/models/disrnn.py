@@ -35,7 +35,8 @@ from tqdm.auto import tqdm
 from ..data import ChoiceData
 from ..progress import show_progress
 from .base import Capabilities, ChoiceModel, resolve_device
-from .persistence import ModelFileError, table_from_json, table_to_json
+from .network_files import load_weights, read_network_state, write_network
+from .persistence import ModelFileError
 from .rnn_network import n_features, sequence_inputs, trial_features
 from .rnn_replicas import ReplicaAdamW, clip_per_replica, replica_seeds
 from .rnn_training import Prepared, TrainingConfig, split_validation
@@ -753,83 +754,29 @@ class DisRNNModel(ChoiceModel):
 
     # ------------------------------------------------------------------ save / load
     def write_fitted(self, folder: Path) -> dict[str, Any]:
-        """Write ``weights.pt`` (a plain state dict of CPU tensors) and return the fitted state."""
-        subjects = [s.item() if isinstance(s, np.generic) else s for s in self.subjects_]
-        if any(isinstance(s, bool) or not isinstance(s, str | int) for s in subjects):
-            raise TypeError("subject labels must be str or int to be saved")
-        state = {k: v.detach().cpu().clone() for k, v in self.network_.state_dict().items()}
-        torch.save(state, Path(folder) / "weights.pt")
-        return {
-            "n_options": int(self.n_options_),
-            "subjects": subjects,
-            "reward_scale": float(self.reward_scale_),
-            "uses_outcomes": bool(self.uses_outcomes_),
-            "validation_nll": self.validation_nll_,
-            "history": table_to_json(self.history_),
-            "seeds": table_to_json(self.seeds_),
-        }
+        """Write ``weights.pt`` (a plain state dict of CPU tensors) and return the fitted state
+        (see :mod:`choicernn.models.network_files`)."""
+        return write_network(self, folder)
 
     def read_fitted(self, folder: Path, fitted: dict[str, Any]) -> None:
         """Restore the state written by :meth:`write_fitted`, validating every entry."""
-        folder = Path(folder)
-        where = f"{folder / 'model.json'}"
-        k, subjects = fitted.get("n_options"), fitted.get("subjects")
-        if not _positive_int(k) or k < 2:
-            raise ModelFileError(f"{where}: n_options must be an integer >= 2, got {k!r}")
-        if not isinstance(subjects, list) or any(
-            isinstance(s, bool) or not isinstance(s, str | int) for s in subjects
-        ):
-            raise ModelFileError(f"{where}: subjects must be a list of str or int labels")
-        scale = fitted.get("reward_scale")
-        if (
-            isinstance(scale, bool)
-            or not isinstance(scale, int | float)
-            or not (math.isfinite(scale) and scale > 0)
-        ):
-            raise ModelFileError(
-                f"{where}: reward_scale must be a finite number > 0, got {scale!r}"
-            )
-        if not isinstance(fitted.get("uses_outcomes"), bool):
-            raise ModelFileError(f"{where}: uses_outcomes must be true or false")
-        val = fitted.get("validation_nll")
-        if val is not None and (isinstance(val, bool) or not isinstance(val, int | float)):
-            raise ModelFileError(f"{where}: validation_nll must be a number or null, got {val!r}")
-        file = folder / "weights.pt"
-        if not file.is_file() or file.stat().st_size == 0:
-            raise ModelFileError(f"{file} is missing or empty: the network's weights are lost")
+        state = read_network_state(folder, fitted)
+        self.n_options_ = state["n_options"]
+        self.subjects_ = state["subjects"]
+        self.reward_scale_ = state["reward_scale"]
+        self.uses_outcomes_ = state["uses_outcomes"]
         try:
-            state = torch.load(file, map_location="cpu", weights_only=True)
-        except Exception as err:  # noqa: BLE001 - any unreadable file is a damaged model
-            raise ModelFileError(f"{file} is not a readable weights file ({err})") from None
-        if not isinstance(state, dict) or not all(
-            isinstance(v, torch.Tensor) for v in state.values()
-        ):
-            raise ModelFileError(f"{file} does not hold a dictionary of tensors")
-        self.n_options_, self.subjects_ = k, list(subjects)
-        self.reward_scale_, self.uses_outcomes_ = float(scale), fitted["uses_outcomes"]
-        core = self._new_core(1, len(subjects))
-        expected = core.state_dict()
-        wrong = sorted(set(expected) ^ set(state))
-        if wrong:
-            del self.n_options_
-            raise ModelFileError(
-                f"{file}: the weights do not match the settings (entries {wrong[:5]} differ)"
+            core = load_weights(
+                self._new_core(1, len(self.subjects_)), state["weights"], state["file"]
             )
-        for name, value in state.items():
-            problem = None
-            if tuple(value.shape) != tuple(expected[name].shape):
-                problem = f"has shape {tuple(value.shape)}, the settings need {tuple(expected[name].shape)}"
-            elif not torch.isfinite(value).all():
-                problem = "holds NaN or infinite values"
-            if problem:
-                del self.n_options_
-                raise ModelFileError(f"{file}: weight {name!r} {problem}")
-        core.load_state_dict(state)
+        except ModelFileError:
+            del self.n_options_  # a model that failed to load is not fitted
+            raise
         self.network_ = core.to(resolve_device(self.device)).eval()
-        self.validation_nll_ = None if val is None else float(val)
+        self.validation_nll_ = state["validation_nll"]
         self.training_ = self.config
-        self.history_ = table_from_json(fitted.get("history"), f"{where} (history)")
-        self.seeds_ = table_from_json(fitted.get("seeds"), f"{where} (seeds)")
+        self.history_ = state["history"]
+        self.seeds_ = state["seeds"]
         self.open_latents_ = self._open_latents()
 
 

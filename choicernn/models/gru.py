@@ -13,7 +13,6 @@ subject's network as replicas of one recurrence) in :mod:`choicernn.models.rnn_r
 from __future__ import annotations
 
 import itertools
-import math
 import os
 import zlib
 from dataclasses import replace
@@ -27,7 +26,8 @@ import torch
 from ..data import ChoiceData
 from ..progress import show_progress
 from .base import Capabilities, ChoiceModel, resolve_device
-from .persistence import ModelFileError, load_model, table_from_json, table_to_json
+from .network_files import load_weights, read_network_state, write_network
+from .persistence import ModelFileError, load_model
 from .rnn_network import (
     CELLS,
     CellType,
@@ -741,87 +741,23 @@ class GRUModel(ChoiceModel):
 
     # ------------------------------------------------------------------ save / load
     def write_fitted(self, folder: Path) -> dict[str, Any]:
-        """Write ``weights.pt`` (a plain state dict of CPU tensors) and return the fitted state."""
-        subjects = [s.item() if isinstance(s, np.generic) else s for s in self.subjects_]
-        bad = [s for s in subjects if isinstance(s, bool) or not isinstance(s, str | int)]
-        if bad:
-            raise TypeError(f"subject labels must be str or int to be saved; got {bad[:3]}")
-        state = {k: v.detach().cpu().clone() for k, v in self.network_.state_dict().items()}
-        torch.save(state, Path(folder) / "weights.pt")
-        return {
-            "n_options": int(self.n_options_),
-            "subjects": subjects,
-            "reward_scale": float(self.reward_scale_),
-            "uses_outcomes": bool(self.uses_outcomes_),
-            "validation_nll": self.validation_nll_,
-            "history": table_to_json(self.history_),
-            "seeds": table_to_json(self.seeds_),
-        }
+        """Write ``weights.pt`` (a plain state dict of CPU tensors) and return the fitted state
+        (see :mod:`choicernn.models.network_files`)."""
+        return write_network(self, folder)
 
     def read_fitted(self, folder: Path, fitted: dict[str, Any]) -> None:
         """Restore the state written by :meth:`write_fitted`, validating every entry."""
-        folder = Path(folder)
-        where = f"{folder / 'model.json'}"
-        k = fitted.get("n_options")
-        if not isinstance(k, int) or isinstance(k, bool) or k < 2:
-            raise ModelFileError(f"{where}: n_options must be an integer >= 2, got {k!r}")
-        subjects = fitted.get("subjects")
-        if not isinstance(subjects, list) or any(
-            isinstance(s, bool) or not isinstance(s, str | int) for s in subjects
-        ):
-            raise ModelFileError(f"{where}: subjects must be a list of str or int labels")
-        scale = fitted.get("reward_scale")
-        if (
-            not isinstance(scale, int | float)
-            or isinstance(scale, bool)
-            or not math.isfinite(scale)
-            or scale <= 0
-        ):
-            raise ModelFileError(
-                f"{where}: reward_scale must be a finite number > 0, got {scale!r}"
-            )
-        uses_outcomes = fitted.get("uses_outcomes")
-        if not isinstance(uses_outcomes, bool):
-            raise ModelFileError(f"{where}: uses_outcomes must be true or false")
-        val = fitted.get("validation_nll")
-        if val is not None and (isinstance(val, bool) or not isinstance(val, int | float)):
-            raise ModelFileError(f"{where}: validation_nll must be a number or null, got {val!r}")
-        file = folder / "weights.pt"
-        if not file.is_file() or file.stat().st_size == 0:
-            raise ModelFileError(f"{file} is missing or empty: the network's weights are lost")
-        try:
-            state = torch.load(file, map_location="cpu", weights_only=True)
-        except Exception as err:  # noqa: BLE001 - any unreadable file is a damaged model
-            raise ModelFileError(f"{file} is not a readable weights file ({err})") from None
-        if not isinstance(state, dict) or not all(
-            isinstance(v, torch.Tensor) for v in state.values()
-        ):
-            raise ModelFileError(f"{file} does not hold a dictionary of tensors")
-        self.n_options_ = k
-        self.subjects_ = list(subjects)
-        self.reward_scale_ = float(scale)
-        self.uses_outcomes_ = uses_outcomes
-        self.validation_nll_ = None if val is None else float(val)
-        net = self._new_network(len(subjects))
-        expected = net.state_dict()
-        wrong = sorted(set(expected) ^ set(state))
-        if wrong:
-            raise ModelFileError(
-                f"{file}: the weights do not match the settings (entries {wrong[:5]} differ)"
-            )
-        for name, value in state.items():
-            if tuple(value.shape) != tuple(expected[name].shape):
-                raise ModelFileError(
-                    f"{file}: weight {name!r} has shape {tuple(value.shape)}, the settings need "
-                    f"{tuple(expected[name].shape)}"
-                )
-            if not torch.isfinite(value).all():
-                raise ModelFileError(f"{file}: weight {name!r} holds NaN or infinite values")
-        net.load_state_dict(state)
+        state = read_network_state(folder, fitted)
+        self.n_options_ = state["n_options"]
+        self.subjects_ = state["subjects"]
+        self.reward_scale_ = state["reward_scale"]
+        self.uses_outcomes_ = state["uses_outcomes"]
+        self.validation_nll_ = state["validation_nll"]
+        net = load_weights(self._new_network(len(self.subjects_)), state["weights"], state["file"])
         self.network_ = net.to(resolve_device(self.device)).eval()
         self.training_ = self.config
-        self.history_ = table_from_json(fitted.get("history"), f"{where} (history)")
-        self.seeds_ = table_from_json(fitted.get("seeds"), f"{where} (seeds)")
+        self.history_ = state["history"]
+        self.seeds_ = state["seeds"]
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device | None = None) -> GRUModel:
