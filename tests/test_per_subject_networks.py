@@ -474,3 +474,19 @@ def test_a_network_still_improving_at_max_epochs_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _warn_if_still_improving(torch.tensor([12, 30]), settings, True, "fit gru2")
+
+
+def test_a_subject_without_validation_choices_is_trained_not_refused():
+    """A participant who missed the held-out part of every session (Fintz: 127 of 150 trials
+    missed) gets a warning and keeps its lowest-training-NLL epoch; the others early-stop."""
+    data = heterogeneous(3, 60, n_sessions=1, seed=4)
+    frame = data.to_frame()
+    last = frame["subject"] == data.subjects[2]
+    frame.loc[last & (frame["trial"] >= 30), "choice"] = pd.NA  # every late trial missed
+    gappy = cr.ChoiceData.from_frame(frame, n_options=2, session="session", trial="trial")
+    model = GRUModel(2, scope="subject", training=TrainingConfig(max_epochs=4, split="blocks"))
+    from choicernn.models.rnn_replicas import TrainingWarning
+
+    with pytest.warns(TrainingWarning, match="no validation choice"):
+        model.fit(gappy, seed=0)
+    assert np.isfinite(model.score(gappy))

@@ -381,12 +381,24 @@ def train_replicas(
         yv_r, subj_v = val.y[g_of_r], val.subject[g_of_r]
         xv_r = x_r if fused else val.x[g_of_r]
         val_count = (yv_r >= 0).sum((1, 2))
-        empty = (val_count == 0).nonzero().flatten().tolist()
-        if empty:
+        no_val = val_count == 0
+        if bool(no_val.all()):
             raise ValueError(
-                f"replicas {empty[:5]} have no validation choice; every subject needs held-out "
-                f"choices for early stopping (split='blocks' gives each one)"
+                "no network has a validation choice; every subject needs held-out choices "
+                "for early stopping (split='blocks' gives each one)"
             )
+        if bool(no_val.any()):
+            import warnings
+
+            warnings.warn(
+                f"{label}: {int(no_val.sum())} network(s) have no validation choice (a subject "
+                f"who missed almost every trial); they keep the epoch with the lowest training "
+                f"NLL and train for max_epochs",
+                TrainingWarning,
+                stacklevel=3,
+            )
+    else:
+        no_val = None
     train_count = (y_r >= 0).sum((1, 2))
     if (train_count == 0).any():
         raise ValueError("some networks have no observed choice left to train on")
@@ -434,7 +446,10 @@ def train_replicas(
         if val_nll is not None:
             hist_val[epoch, active.cpu().numpy()] = val_nll[active].cpu().numpy()
         n_epochs[active.cpu().numpy()] = epoch + 1
-        score = train_nll if val_nll is None else val_nll
+        if val_nll is None:
+            score = train_nll
+        else:  # networks without validation choices are judged on their training NLL
+            score = torch.where(no_val, train_nll, val_nll)
         better = active & torch.isfinite(score) & (score < best_score)
         with torch.no_grad():
             for n, p in net.named_parameters():
@@ -447,7 +462,7 @@ def train_replicas(
             best_val.copy_(torch.where(better, val_nll, best_val))
         wait.copy_(torch.where(better, 0, wait + 1))
         if val_nll is not None:
-            stopped.copy_(stopped | (active & (wait >= settings.patience)))
+            stopped.copy_(stopped | (active & (wait >= settings.patience) & ~no_val))
         stopped.copy_(stopped | (active & ~torch.isfinite(score)))
 
     def step(loss_r, active):
