@@ -35,8 +35,7 @@ from tqdm.auto import tqdm
 from ..data import ChoiceData
 from ..progress import show_progress
 from .base import Capabilities, ChoiceModel, resolve_device
-from .network_files import load_weights, read_network_state, write_network
-from .persistence import ModelFileError
+from .network_files import read_network, write_network
 from .rnn_network import n_features, sequence_inputs, trial_features
 from .rnn_replicas import ReplicaAdamW, clip_per_replica, replica_seeds
 from .rnn_training import Prepared, TrainingConfig, split_validation
@@ -760,23 +759,7 @@ class DisRNNModel(ChoiceModel):
 
     def read_fitted(self, folder: Path, fitted: dict[str, Any]) -> None:
         """Restore the state written by :meth:`write_fitted`, validating every entry."""
-        state = read_network_state(folder, fitted)
-        self.n_options_ = state["n_options"]
-        self.subjects_ = state["subjects"]
-        self.reward_scale_ = state["reward_scale"]
-        self.uses_outcomes_ = state["uses_outcomes"]
-        try:
-            core = load_weights(
-                self._new_core(1, len(self.subjects_)), state["weights"], state["file"]
-            )
-        except ModelFileError:
-            del self.n_options_  # a model that failed to load is not fitted
-            raise
-        self.network_ = core.to(resolve_device(self.device)).eval()
-        self.validation_nll_ = state["validation_nll"]
-        self.training_ = self.config
-        self.history_ = state["history"]
-        self.seeds_ = state["seeds"]
+        read_network(self, folder, fitted, lambda n_subjects: self._new_core(1, n_subjects))
         self.open_latents_ = self._open_latents()
 
 

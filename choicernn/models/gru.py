@@ -26,7 +26,7 @@ import torch
 from ..data import ChoiceData
 from ..progress import show_progress
 from .base import Capabilities, ChoiceModel, resolve_device
-from .network_files import load_weights, read_network_state, write_network
+from .network_files import read_network, write_network
 from .persistence import ModelFileError, load_model
 from .rnn_network import (
     CELLS,
@@ -747,17 +747,7 @@ class GRUModel(ChoiceModel):
 
     def read_fitted(self, folder: Path, fitted: dict[str, Any]) -> None:
         """Restore the state written by :meth:`write_fitted`, validating every entry."""
-        state = read_network_state(folder, fitted)
-        self.n_options_ = state["n_options"]
-        self.subjects_ = state["subjects"]
-        self.reward_scale_ = state["reward_scale"]
-        self.uses_outcomes_ = state["uses_outcomes"]
-        self.validation_nll_ = state["validation_nll"]
-        net = load_weights(self._new_network(len(self.subjects_)), state["weights"], state["file"])
-        self.network_ = net.to(resolve_device(self.device)).eval()
-        self.training_ = self.config
-        self.history_ = state["history"]
-        self.seeds_ = state["seeds"]
+        read_network(self, folder, fitted, self._new_network)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device | None = None) -> GRUModel:

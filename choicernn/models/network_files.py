@@ -90,6 +90,30 @@ def read_network_state(folder: Path, fitted: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def read_network(model: Any, folder: Path, fitted: dict[str, Any], make_network) -> None:
+    """Restore a network model written by :func:`write_network`: check the JSON state, build
+    the network with ``make_network(n_subjects)`` (called once the model knows its options,
+    subjects and inputs), load and check its weights, and set the fitted attributes. A model
+    whose file fails a check is left unfitted."""
+    from .base import resolve_device
+
+    state = read_network_state(folder, fitted)
+    model.n_options_ = state["n_options"]
+    model.subjects_ = state["subjects"]
+    model.reward_scale_ = state["reward_scale"]
+    model.uses_outcomes_ = state["uses_outcomes"]
+    try:
+        net = load_weights(make_network(len(model.subjects_)), state["weights"], state["file"])
+    except ModelFileError:
+        del model.n_options_  # a model that failed to load is not fitted
+        raise
+    model.network_ = net.to(resolve_device(model.device)).eval()
+    model.validation_nll_ = state["validation_nll"]
+    model.training_ = model.config
+    model.history_ = state["history"]
+    model.seeds_ = state["seeds"]
+
+
 def load_weights(net: nn.Module, weights: dict[str, torch.Tensor], file: Path) -> nn.Module:
     """``net`` with ``weights``, after checking they fit it (names, shapes, finite values)."""
     expected = net.state_dict()
