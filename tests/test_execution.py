@@ -173,6 +173,7 @@ def test_non_finite_likelihood_is_a_failure_that_names_the_trial(study_data):
     assert failures["message"].str.contains("subject .* session .* trial", regex=True).all()
 
 
+@pytest.mark.slow  # ~11 s of worker restarts: CI runs it; the quick suite stays under 3 minutes
 def test_a_killed_worker_is_retried_on_a_fresh_one(study_data, reference, tmp_path):
     switch = tmp_path / "die once"
     switch.touch()
@@ -202,6 +203,7 @@ def test_a_killed_worker_is_retried_on_a_fresh_one(study_data, reference, tmp_pa
     ],
     ids=["processes-retries0", "processes-retries2", "dask"],
 )
+@pytest.mark.slow  # 5-12 s per back end of repeated worker deaths (run in CI)
 def test_a_unit_that_keeps_killing_workers_fails_alone(study_data, executor, attempts, tmp_path):
     """Only the killer fails; units that ran beside it when it died finish (even retries=0)."""
     if executor.backend == "dask":
