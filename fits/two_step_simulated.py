@@ -1,4 +1,4 @@
-"""Simulated two-step study (Daw et al. 2011): hybrid agents, the hybrid family cross-validated.
+"""Simulated two-step study (Daw et al. 2011): hybrid agents, the hybrid family and a GRU.
 
 Run from the repository root::
 
@@ -8,11 +8,11 @@ Run from the repository root::
 It simulates hybrid model-based / model-free agents (parameters drawn as in
 ``tests/test_two_step.py``) in the shipped ``two_step`` task, writes their data in hBayesDM's
 two-step layout to ``fits/two_step_simulated/data.txt`` (which ``fits/two_step_simulated.toml``
-reads), cross-validates the two-step presets beside a single-stage Q-learner on held-out trial
-blocks with :func:`choicernn.cross_validate`, and writes to ``fits/two_step_simulated/script/``:
+reads), cross-validates the two-step presets, a GRU reading both stages (16 units) and a
+single-stage Q-learner on held-out trial blocks with :func:`choicernn.cross_validate`, and writes to ``fits/two_step_simulated/script/``:
 
 ``summary.csv``        held-out first-stage NLL per choice (cross_validate's own scoring)
-``both_stages.csv``    held-out NLL of both stages per trial, per two-step model
+``both_stages.csv``    held-out NLL of both stages per trial, per two-step model and the GRU
 ``recovery.csv``       generating vs in-sample (MAP) parameters of the hybrid model, with r
 ``stay.csv``, ``stay.png``  the 2 x 2 stay figure: data beside the fitted models' simulations
 ``report.md``          the numbers above
@@ -77,7 +77,7 @@ def both_stage_scores(cv, data, models, folds, seed) -> pd.DataFrame:
     labels = fold_labels(data, folds, "block", seed)
     rows = []
     for model in models:
-        if not isinstance(model, TwoStepModel):
+        if not (isinstance(model, TwoStepModel) or isinstance(model, cr.GRUModel)):
             continue
         nll, n_trials = 0.0, 0
         for fold in range(folds):
@@ -114,7 +114,8 @@ def main() -> None:
         params=truth,
     )
     write_hbayesdm_layout(data, OUT / "data.txt")
-    models = [TwoStepModel(p) for p in PRESETS] + [cr.QLearning("rw_persev")]
+    gru = cr.GRUModel(16, training=cr.TrainingConfig(max_epochs=400, patience=20, n_seeds=2))
+    models = [TwoStepModel(p) for p in PRESETS] + [gru, cr.QLearning("rw_persev")]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", cr.FitWarning)
         cv = cr.cross_validate(

@@ -95,6 +95,7 @@ def test_defaults_and_sklearn_manners():
         "scope": "pooled",
         "teacher": None,
         "init": "random",
+        "stages": "both",
     }
     clone = GRUModel(hidden_size=2, training=QUICK, name="tiny").clone()
     assert clone.get_params()["training"] is QUICK and clone.name == "tiny"

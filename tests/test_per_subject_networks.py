@@ -100,8 +100,7 @@ def test_auto_split_holds_out_a_fraction_never_half(data):
     """Two sessions per subject: 'auto' holds out ~20% of every subject's choices (blocks)."""
     assert split_kind(data.sequences, TrainingConfig()) == "blocks"
     model = GRUModel(2, training=SHORT)
-    model.n_options_, model.subjects_, model.reward_scale_ = 2, data.subjects, 1.0
-    model.uses_outcomes_ = False
+    model._start(data)
     full = model._prepare(data, torch.device("cpu"))
     train, val = split_validation(full, data.sequences, TrainingConfig())
     assert val.n_choices / data.n_choices == pytest.approx(0.2, abs=0.02)
@@ -367,8 +366,7 @@ def test_interleaved_split_spreads_short_blocks_through_every_session():
     assert split_kind(data.sequences, TrainingConfig(), "subject") == "interleaved"
     assert split_kind(data.sequences, TrainingConfig(), "pooled") == "blocks"
     model = GRUModel(2, scope="subject")
-    model.n_options_, model.subjects_, model.reward_scale_ = 2, data.subjects, 1.0
-    model.uses_outcomes_ = False
+    model._start(data)
     full = model._prepare(data, torch.device("cpu"))
     config = TrainingConfig(split="interleaved", validation_block=10)
     train, val = split_validation(full, data.sequences, config, "subject")

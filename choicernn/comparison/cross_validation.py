@@ -290,23 +290,70 @@ class _Unit:
         return f"model={self.model.name} fold={self.fold}"
 
 
-def run_unit(study: _Study, unit: _Unit) -> tuple[ChoiceModel, pd.DataFrame | None]:
-    """Fit one unit and score its held-out trials (``None`` for an in-sample fit)."""
+@dataclass(frozen=True)
+class _FoldGroup:
+    """Several folds of one model fitted together (``model.fit_many``: one batched training)."""
+
+    model: ChoiceModel
+    folds: tuple[int, ...]
+
+    @property
+    def label(self) -> str:
+        return f"model={self.model.name} folds={','.join(map(str, self.folds))}"
+
+    def units(self) -> list[_Unit]:
+        return [_Unit(self.model, f) for f in self.folds]
+
+
+def run_unit(study: _Study, unit: _Unit | _FoldGroup):
+    """Fit one unit and score its held-out trials: ``(fit, trials)``, with ``trials`` None for an
+    in-sample fit; for a group of folds, a list of ``(unit, fit, trials)`` per fold."""
+    if isinstance(unit, _FoldGroup):
+        folds = [study.fold(f) for f in unit.folds]
+        with progress_disabled():
+            fits = unit.model.fit_many([f.train for f in folds], seed=study.seed)
+        return [
+            (one, fit, score_unit(study, one, fit))
+            for one, fit in zip(unit.units(), fits, strict=True)
+        ]
     if unit.fold == "all":
         fit = fit_quietly(unit.model.clone(), study.data, study.seed)
         check_in_sample(fit, unit.model.name)
         return fit, None
-    fold = study.fold(int(unit.fold))
-    fit = fit_quietly(unit.model.clone(), fold.train, study.seed)
+    fit = fit_quietly(unit.model.clone(), study.fold(int(unit.fold)).train, study.seed)
+    return fit, score_unit(study, unit, fit)
+
+
+def score_unit(study: _Study, unit: _Unit, fit: ChoiceModel) -> pd.DataFrame:
+    """The held-out trials of the unit's fold, scored by its fitted model."""
     held_out = study.held_out(int(unit.fold))
     if held_out is None:
-        trials = held_out_trials(fit, fold.test)
+        trials = held_out_trials(fit, study.fold(int(unit.fold)).test)
     else:
         trials = held_out_trials(fit, study.data, held_out)
     check_held_out(trials, unit)
     trials.insert(0, "fold", unit.fold)
     trials.insert(0, "model", unit.model.name)
-    return fit, trials
+    return trials
+
+
+def group_units(units: list[_Unit], workers: int) -> list[_Unit | _FoldGroup]:
+    """The fold units of models with batched fits (``capabilities().batched_fits``) as groups
+    of folds trained together: all of a model's folds at once, or with several workers one
+    group per worker (contiguous folds); other units unchanged, in their order."""
+    out: list[_Unit | _FoldGroup] = []
+    batched: dict[int, list[_Unit]] = {}
+    for unit in units:
+        if unit.fold != "all" and unit.model.capabilities().batched_fits:
+            batched.setdefault(id(unit.model), []).append(unit)
+        else:
+            out.append(unit)
+    groups: list[_Unit | _FoldGroup] = []
+    for members in batched.values():
+        folds = [int(u.fold) for u in members]
+        for chunk in np.array_split(np.array(folds), min(max(workers, 1), len(folds))):
+            groups.append(_FoldGroup(members[0].model, tuple(int(f) for f in chunk)))
+    return groups + out  # the long network trainings first
 
 
 def check_in_sample(fit: ChoiceModel, name: str) -> None:
@@ -390,7 +437,11 @@ def cross_validate(
     executor : Executor or {"in-process", "processes", "dask"}, optional
         Where the (model, fold) units and the in-sample fits run; see
         :class:`choicernn.Executor`. Results are identical on every back end; it also sets the
-        failure policy.
+        failure policy. Models that train several fits as one batched computation
+        (``capabilities().batched_fits``: the recurrent networks) get all their folds as one
+        unit (:meth:`~choicernn.models.base.ChoiceModel.fit_many`: every fold and seed a
+        replica of one recurrence), or one group of contiguous folds per worker; each fold is
+        still cached and reported on its own, and equals fitting that fold alone.
 
     Returns
     -------
@@ -435,14 +486,15 @@ def cross_validate(
         else:
             fitted[(model.name, "all")] = fit
 
-    def keep(unit: _Unit, value) -> None:
-        fit, trials = value
-        key = (unit.model.name, unit.fold)
-        fitted[key] = fit
-        cache.write(unit, fit, trials)
-        if trials is not None:
-            pieces[key] = trials
+    def keep(unit: _Unit | _FoldGroup, value) -> None:
+        for one, fit, trials in value if isinstance(unit, _FoldGroup) else [(unit, *value)]:
+            key = (one.model.name, one.fold)
+            fitted[key] = fit
+            cache.write(one, fit, trials)
+            if trials is not None:
+                pieces[key] = trials
 
+    todo = group_units(todo, runner.workers)
     log = runner.run(run_unit, study, todo, keep, progress=show_progress(), desc="cross-validation")
     result = _assemble(models, names, fold_list, pieces, fitted, log, by, seed, data)
     _report_failures(log.failures, result, runner, cache.folder)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -73,6 +74,10 @@ class Capabilities:
     fixed_agent : bool
         The agent is the fitted model itself, so ``simulate`` reproduces the fitted subjects
         (per-subject parameters or a deterministic network), without drawing new parameters.
+    batched_fits : bool
+        :meth:`ChoiceModel.fit_many` trains several fits as one batched computation (e.g. every
+        cross-validation fold of a network as replicas of one recurrence), so callers should
+        hand it all their data sets at once instead of fitting one at a time.
     """
 
     per_subject_parameters: bool = False
@@ -81,6 +86,7 @@ class Capabilities:
     parameter_table: bool = False
     network: bool = False
     fixed_agent: bool = True
+    batched_fits: bool = False
 
 
 class Agent(Protocol):
@@ -161,6 +167,21 @@ class ChoiceModel(ABC):
     @abstractmethod
     def fit(self, data: ChoiceData, *, seed: int | None = None) -> ChoiceModel:
         """Fit to ``data``; returns ``self``."""
+
+    def fit_many(
+        self, datasets: Sequence[ChoiceData], *, seed: int | None = None
+    ) -> list[ChoiceModel]:
+        """Fit one unfitted clone of this model to each data set; returns them in order.
+
+        The result is the same as ``[self.clone().fit(d, seed=seed) for d in datasets]``, which
+        is what this default does. Extension point: a model that can train several fits
+        together (one batched computation, e.g. all cross-validation folds of a network)
+        overrides it and declares ``Capabilities(batched_fits=True)``;
+        :func:`choicernn.cross_validate` then hands it all the folds of a study at once.
+        ``self`` is left unfitted.
+        """
+        datasets = list(datasets)
+        return [self.clone().fit(d, seed=seed) for d in datasets]
 
     @abstractmethod
     def logits(self, data: ChoiceData) -> torch.Tensor:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import os
-import zlib
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
@@ -24,8 +24,8 @@ import pandas as pd
 import torch
 
 from ..data import ChoiceData
-from ..progress import show_progress
 from .base import Capabilities, ChoiceModel, resolve_device
+from .gru_fitting import train_together
 from .network_files import read_network, write_network
 from .persistence import ModelFileError, load_model
 from .rnn_network import (
@@ -37,28 +37,19 @@ from .rnn_network import (
     n_features,
     sequence_inputs,
 )
-from .rnn_replicas import (
-    GroupData,
-    ReplicaRNN,
-    anchor_prior,
-    gaussian_prior,
-    replica_seeds,
-    to_groups,
-    train_replicas,
-)
+from .rnn_replicas import GroupData, to_groups
 from .rnn_training import InitKind, Prepared, TrainingConfig, split_kind, split_validation
+from .rnn_two_step import (
+    N_TWO_STEP_FEATURES,
+    TwoStepRNNAgent,
+    split_stages,
+    two_step_inputs,
+    two_step_lengths,
+    two_step_targets,
+)
+from .two_step_scoring import Stages, check_stages, stage_log_likelihoods, stage_trial_table
 
 ScopeKind = Literal["pooled", "subject"]
-#: Replica key of the pooled stage of ``init="pooled"`` (apart from the per-subject keys).
-POOLED_STAGE_KEY = 0x900_1ED
-
-
-def subject_key(label: Any) -> int:
-    """A stable 32-bit key of a subject label (the same in every process and data set)."""
-    if isinstance(label, np.generic):
-        label = label.item()
-    text = f"i:{label}" if isinstance(label, int) else f"s:{label}"
-    return zlib.crc32(text.encode())
 
 
 def option_permutations(n_options: int) -> list[tuple[int, ...]]:
@@ -132,6 +123,16 @@ class GRUModel(ChoiceModel):
         early-stopped on the subject's held-out choices, the pooled weights themselves being
         the first candidate: hierarchical shrinkage, for subjects with few choices. The pooled
         stage is trained with the settings of a pooled network of this size.
+    stages : {"both", "first"}
+        Two-step data only (Daw et al. 2011; ``data.is_two_step``): which choices the network is
+        trained on and scored by, both stages of every trial (default) or the first-stage
+        choices only. On two-step data the network reads both stages of every trial
+        interleaved in time (:mod:`choicernn.models.rnn_two_step`: first choice, state reached,
+        second choice, reward), predicts the first-stage choice from the trials before and the
+        second-stage choice from them and the state reached; :meth:`logits` gives the
+        first-stage logits (the generic contract, as for :class:`~choicernn.TwoStepModel`),
+        :meth:`stage_logits` both stages, and :meth:`trial_log_likelihood` scores the stages
+        chosen here.
 
     Attributes
     ----------
@@ -180,6 +181,7 @@ class GRUModel(ChoiceModel):
         scope: ScopeKind = "pooled",
         teacher: ChoiceModel | None = None,
         init: InitKind = "random",
+        stages: Stages = "both",
     ) -> None:
         self.hidden_size = hidden_size
         self.cell = cell
@@ -197,6 +199,7 @@ class GRUModel(ChoiceModel):
         self.scope = scope
         self.teacher = teacher
         self.init = init
+        self.stages = stages
         self._check_settings()
 
     def _check_settings(self) -> None:
@@ -226,6 +229,7 @@ class GRUModel(ChoiceModel):
                 "subject_embedding is for pooled networks; with scope='subject' every subject "
                 "already has its own network (set subject_embedding=0)"
             )
+        check_stages(self.stages)
         if self.init not in ("random", "pooled"):
             raise ValueError(f"init must be 'random' or 'pooled', got {self.init!r}")
         if self.init == "pooled" and self.scope != "subject":
@@ -248,6 +252,7 @@ class GRUModel(ChoiceModel):
     def capabilities(self) -> Capabilities:
         return Capabilities(
             network=True,
+            batched_fits=True,
             per_subject_parameters=self.scope == "subject",
             subject_specific=self.scope == "subject" or self.subject_embedding > 0,
             fixed_agent=True,
@@ -261,8 +266,16 @@ class GRUModel(ChoiceModel):
                 f"{self.name} was fitted on full-feedback data (every option's outcome is an "
                 f"input); these data have no outcome columns"
             )
+        if data.is_two_step != self.two_step_:
+            kind = "two-step" if self.two_step_ else "single-stage"
+            raise ValueError(f"{self.name} was fitted on {kind} data; these data are not {kind}")
         batch = data.tensors(dev, torch.float32)
-        x = sequence_inputs(batch, self.inputs, self.uses_outcomes_, self.reward_scale_)
+        if self.two_step_:
+            x = two_step_inputs(batch, self.reward_scale_)
+            y, lengths = two_step_targets(batch, self.stages), two_step_lengths(batch)
+        else:
+            x = sequence_inputs(batch, self.inputs, self.uses_outcomes_, self.reward_scale_)
+            y, lengths = batch.choices, batch.lengths.clone()
         rows = {s: i for i, s in enumerate(self.subjects_)}
         index = [rows.get(s, -1) for s in data.sequences["subject"]]
         if self.scope == "subject" and min(index, default=0) < 0:
@@ -272,7 +285,7 @@ class GRUModel(ChoiceModel):
                 f"{list(dict.fromkeys(unknown))[:5]} were not in its training data"
             )
         subject = torch.tensor(index, dtype=torch.long, device=dev)
-        return Prepared(x, batch.choices, subject, batch.lengths.clone())
+        return Prepared(x, y, subject, lengths)
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -311,42 +324,131 @@ class GRUModel(ChoiceModel):
             )
         cfg = self.config
         dev = resolve_device(self.device)
-        batch = data.tensors()
-        scale = float(batch.rewards[batch.mask].abs().max()) if data.n_choices else 0.0
-        self.n_options_ = data.n_options
-        self.subjects_ = list(data.subjects)
-        self.reward_scale_ = scale if scale > 0 else 1.0
-        self.uses_outcomes_ = bool(data.has_outcomes and self.inputs == "reward")
-        self.training_ = cfg
+        self._start(data)
         teacher = None
         if self.teacher is not None:
-            teacher = self.teacher.clone()
-            if validation is None and isinstance(teacher, GRUModel):
-                taught = teacher.training if teacher.training is not None else TrainingConfig()
-                if taught.split == "auto":  # never train the teacher on our held-out choices
-                    kind = split_kind(data.sequences, cfg, self.scope)
-                    teacher.set_params(
-                        training=replace(
-                            taught,
-                            split=kind,
-                            validation_fraction=cfg.validation_fraction,
-                            validation_block=cfg.validation_block,
-                        )
-                    )
+            teacher = self._teacher_for(data, cfg, validation is None)
             extra = {} if validation is None else {"validation": validation}
             teacher.fit(data, seed=seed, **extra)
             self.teacher_ = teacher
         try:
-            train, val = self._training_tensors(data, validation, teacher, cfg, dev)
-            self._train(train, val, cfg, seed, dev)
+            part = self._training_tensors(data, validation, teacher, cfg, dev)
+            train_together([self], [part], cfg, seed, dev)
         except BaseException:
             del self.n_options_  # not fitted after a failed fit
             raise
         return self
 
+    def fit_many(
+        self, datasets: Sequence[ChoiceData], *, seed: int | None = None
+    ) -> list[GRUModel]:
+        """Fit one clone of this model to each data set, all as one batched recurrence.
+
+        Every network of every fit (each seed and, per subject, each subject's network) is a
+        replica of one recurrence (:mod:`choicernn.models.gru_fitting`), trained with its own
+        early stopping; each fit equals ``self.clone().fit(data, seed=seed)`` (same initial
+        weights, mini-batches and stopping epochs; to floating-point summation order).
+        :func:`choicernn.cross_validate` uses it to train every fold of a network at once.
+        A teacher is fitted for every data set first (batched too when it is a GRUModel).
+
+        Parameters
+        ----------
+        datasets : sequence of ChoiceData
+        seed : int or None
+
+        Returns
+        -------
+        list of GRUModel
+            The fitted clones, in the order of ``datasets``; ``self`` stays unfitted.
+        """
+        datasets = list(datasets)
+        for d in datasets:
+            if not isinstance(d, ChoiceData):
+                raise TypeError(f"fit_many expects ChoiceData, got {type(d).__name__}")
+        if not datasets:
+            return []
+        if len({d.n_options for d in datasets}) > 1:
+            raise ValueError("fit_many needs data sets with the same number of options")
+        cfg = self.config
+        dev = resolve_device(self.device)
+        models = [self.clone() for _ in datasets]
+        for model, data in zip(models, datasets, strict=True):
+            model._start(data)
+        teachers: list[ChoiceModel | None] = [None] * len(models)
+        if self.teacher is not None:
+            teachers = [m._teacher_for(d, cfg, True) for m, d in zip(models, datasets, strict=True)]
+            if len({repr(t) for t in teachers}) == 1:  # the same settings: batched when it can
+                teachers = teachers[0].fit_many(datasets, seed=seed)
+            else:
+                teachers = [t.fit(d, seed=seed) for t, d in zip(teachers, datasets, strict=True)]
+            for model, teacher in zip(models, teachers, strict=True):
+                model.teacher_ = teacher
+        parts = [
+            m._training_tensors(d, None, t, cfg, dev)
+            for m, d, t in zip(models, datasets, teachers, strict=True)
+        ]
+        train_together(models, parts, cfg, seed, dev)
+        return models
+
+    def _start(self, data: ChoiceData) -> None:
+        """The data-dependent attributes set before training (options, subjects, scales)."""
+        if data.is_two_step and self.inputs != "reward":
+            raise ValueError(
+                f"{self.name}: on two-step data the network reads choices, states and rewards; "
+                f"inputs={self.inputs!r} is for single-stage data"
+            )
+        if data.is_two_step and self.config.augment_permutations:
+            raise ValueError(
+                f"{self.name}: augment_permutations relabels options of single-stage data; the "
+                f"two-step task's options are not symmetric (transitions), set it to False"
+            )
+        batch = data.tensors()
+        scale = float(batch.rewards[batch.mask].abs().max()) if data.n_choices else 0.0
+        self.n_options_ = data.n_options
+        self.subjects_ = list(data.subjects)
+        self.reward_scale_ = scale if scale > 0 else 1.0
+        self.uses_outcomes_ = bool(
+            data.has_outcomes and self.inputs == "reward" and not data.is_two_step
+        )
+        self.two_step_ = bool(data.is_two_step)
+        self.training_ = self.config
+
+    def _teacher_for(self, data: ChoiceData, cfg: TrainingConfig, own_split: bool) -> ChoiceModel:
+        """An unfitted copy of the teacher; a GRUModel teacher left at ``split="auto"`` gets
+        this model's validation split (``own_split``), so it never trains on our held-out
+        choices."""
+        teacher = self.teacher.clone()
+        if own_split and isinstance(teacher, GRUModel):
+            taught = teacher.training if teacher.training is not None else TrainingConfig()
+            if taught.split == "auto":
+                kind = split_kind(data.sequences, cfg, self.scope)
+                teacher.set_params(
+                    training=replace(
+                        taught,
+                        split=kind,
+                        validation_fraction=cfg.validation_fraction,
+                        validation_block=cfg.validation_block,
+                    )
+                )
+        return teacher
+
+    def _n_inputs(self) -> int:
+        if getattr(self, "two_step_", False):
+            return N_TWO_STEP_FEATURES
+        return n_features(self.n_options_, self.inputs, self.uses_outcomes_)
+
     def _soft_targets(self, teacher: ChoiceModel | None, data: ChoiceData, dev) -> Any:
         if teacher is None:
             return None
+        if data.is_two_step:  # both stages, interleaved in time as the network reads them
+            if not hasattr(teacher, "stage_logits"):
+                raise TypeError(
+                    f"a teacher on two-step data needs stage_logits (e.g. a GRUModel or "
+                    f"TwoStepModel); {type(teacher).__name__} has none"
+                )
+            first, second = teacher.stage_logits(data)
+            both = torch.stack([first, second], 2).flatten(1, 2)  # (S, 2T, K)
+            return torch.softmax(both.to(torch.float32), -1).to(dev)
         return torch.softmax(teacher.logits(data).to(torch.float32), -1).to(dev)
 
     def _training_tensors(self, data, validation, teacher, cfg, dev):
@@ -413,181 +515,11 @@ class GRUModel(ChoiceModel):
             prep.soft,
         )
 
-    def _train(self, train: Prepared, val: Prepared | None, cfg, seed, dev) -> None:
-        n_subjects = len(self.subjects_)
-        anchor = None
-        self.pooled_validation_nll_ = None
-        if self.init == "pooled":
-            base = self.training if self.training is not None else TrainingConfig()
-            pooled_cfg = base.resolve(self.hidden_size, "pooled")
-            net, result, kept, _, _ = self._engine(
-                train, val, pooled_cfg, seed, dev, per_subject=False
-            )
-            anchor = {k: v.detach().clone() for k, v in net.named_parameters()}
-            self.pooled_network_ = self._new_network(n_subjects, per_subject=False).to(dev)
-            self._copy_replicas(net, self.pooled_network_, kept, 1)
-            self.pooled_network_.eval()
-            if result.best_val is not None:
-                self.pooled_validation_nll_ = float(result.best_val[int(kept[0])])
-            anchor = {k: v[int(kept[0])].unsqueeze(0) for k, v in anchor.items()}
-        net, result, kept, train_g, val_g = self._engine(
-            train, val, cfg, seed, dev, per_subject=self.scope == "subject", anchor=anchor
-        )
-        n_groups = n_subjects if self.scope == "subject" else 1
-        final = self._new_network(n_subjects).to(dev)
-        self._copy_replicas(net, final, kept, n_groups)
-        self.network_ = final.eval()
-        self._record(result, int(cfg.n_seeds), n_groups, kept, val_g, train_g)
-
-    @staticmethod
-    def _copy_replicas(net: ReplicaRNN, final: ChoiceRNN, kept: np.ndarray, n_groups: int):
-        """Copy the kept seed's replica of every group into ``final``."""
-        dev = next(final.parameters()).device
-        chosen = torch.as_tensor(kept * n_groups + np.arange(n_groups), device=dev)
-        with torch.no_grad():
-            for name, p in final.core.named_parameters():
-                p.copy_(getattr(net, name)[chosen])
-
-    def _engine(self, train, val, cfg, seed, dev, per_subject: bool, anchor=None):
-        """Train ``cfg.n_seeds`` pooled networks or per-subject networks (one replica each
-        per seed), optionally started from and drawn toward ``anchor`` (pooled weights).
-
-        Returns ``(net, result, kept, train_groups, val_groups)``; ``kept`` is the kept seed
-        of every group.
-        """
-        n_subjects = len(self.subjects_)
-        n_groups = n_subjects if per_subject else 1
-        n_seeds = int(cfg.n_seeds)
-        train_g = self._groups(train, n_groups, per_subject=per_subject)
-        val_g = None
-        if val is not None:
-            if val.x is train.x:  # trial blocks: the same inputs (one forward pass for both)
-                shared = self._groups(val, n_groups, val.x, per_subject=per_subject)
-                val_g = GroupData(train_g.x, shared.y, shared.subject, shared.lengths)
-            else:
-                val_g = self._groups(val, n_groups, per_subject=per_subject)
-        if per_subject:
-            keys = [(i, subject_key(s)) for i in range(n_seeds) for s in self.subjects_]
-            group_of_replica = [g for _ in range(n_seeds) for g in range(n_groups)]
-        else:
-            stage = (POOLED_STAGE_KEY,) if self.scope == "subject" else ()
-            keys = [(*stage, i) for i in range(n_seeds)]
-            group_of_replica = [0] * n_seeds
-        seeds = replica_seeds(seed, keys)
-        n_in = n_features(self.n_options_, self.inputs, self.uses_outcomes_)
-        embedding = 0 if per_subject else self.subject_embedding
-        stage_of_subject = self.scope == "subject" and not per_subject
-        net = ReplicaRNN(
-            len(keys),
-            n_in,
-            self.n_options_,
-            self.hidden_size,
-            self.cell,
-            self.n_layers,
-            n_subjects,
-            embedding,
-        )
-        net.reset_parameters(seeds)
-        net.to(dev)
-        g_of_r = torch.as_tensor(group_of_replica, device=dev)
-        n_train = (train_g.y >= 0).sum((1, 2))[g_of_r]
-        penalty = None
-        if anchor is not None:
-            with torch.no_grad():
-                for name, p in net.named_parameters():
-                    p.copy_(anchor[name].expand_as(p))
-            penalty = anchor_prior(net, anchor, float(cfg.pooled_sd), n_train)
-        elif embedding > 0 and cfg.embedding_sd is not None:
-            penalty = gaussian_prior(net.embedding, float(cfg.embedding_sd), n_train)
-        result = train_replicas(
-            net,
-            train_g,
-            val_g,
-            g_of_r,
-            seeds,
-            cfg.engine_settings(),
-            l1=float(cfg.l1),
-            progress=show_progress(),
-            label=f"fit {self.name}" + (" (pooled stage)" if stage_of_subject else ""),
-            penalty=penalty,
-        )
-        score = result.best_train if result.best_val is None else result.best_val
-        score = score.reshape(n_seeds, n_groups)
-        kept = np.argmin(np.where(np.isfinite(score), score, np.inf), axis=0)  # seed per group
-        return net, result, kept, train_g, val_g
-
-    def _record(self, result, n_seeds, n_groups, kept, val_g, train_g) -> None:
-        """``history_``, ``seeds_`` and ``validation_nll_`` from the engine's record."""
-        has_val = result.val_nll is not None
-        seed_of = np.repeat(np.arange(n_seeds), n_groups)
-        group_of = np.tile(np.arange(n_groups), n_seeds)
-        table = pd.DataFrame(
-            {
-                "seed": seed_of,
-                "best_epoch": result.best_epoch.astype(np.int64),
-                "train_nll": result.best_train,
-                "val_nll": result.best_val if has_val else np.full(len(seed_of), np.nan),
-                "kept": kept[group_of] == seed_of,
-            }
-        )
-        if not has_val:
-            table["val_nll"] = None
-        val_counts = None
-        if has_val:
-            val_counts = (val_g.y >= 0).sum((1, 2)).cpu().numpy()
-        if self.scope == "subject":
-            table.insert(0, "subject", [self.subjects_[g] for g in group_of])
-            train_counts = (train_g.y >= 0).sum((1, 2)).cpu().numpy()
-            rows = []
-            for s in range(n_seeds):
-                cols = slice(s * n_groups, (s + 1) * n_groups)
-                tr = pd.DataFrame(result.train_nll[:, cols]).ffill().to_numpy()
-                t_nll = (tr * train_counts).sum(1) / train_counts.sum()
-                if has_val:
-                    va = pd.DataFrame(result.val_nll[:, cols]).ffill().to_numpy()
-                    v_nll = (va * val_counts).sum(1) / val_counts.sum()
-                else:
-                    v_nll = [None] * len(t_nll)
-                alive = result.val_nll if has_val else result.train_nll
-                training = np.isfinite(alive[:, cols]).sum(1)
-                for e in range(len(t_nll)):
-                    if training[e] == 0:
-                        break
-                    rows.append(
-                        (
-                            s,
-                            e,
-                            float(t_nll[e]),
-                            None if v_nll[e] is None else float(v_nll[e]),
-                            int(training[e]),
-                        )
-                    )
-            self.history_ = pd.DataFrame(
-                rows, columns=["seed", "epoch", "train_nll", "val_nll", "n_training"]
-            )
-            if has_val:
-                best = result.best_val.reshape(n_seeds, n_groups)[kept, np.arange(n_groups)]
-                self.validation_nll_ = float((best * val_counts).sum() / val_counts.sum())
-            else:
-                self.validation_nll_ = None
-        else:
-            rows = []
-            for s in range(n_seeds):
-                for e in range(int(result.n_epochs[s])):
-                    v = result.val_nll[e, s] if has_val else None
-                    rows.append(
-                        (s, e, float(result.train_nll[e, s]), None if v is None else float(v))
-                    )
-            self.history_ = pd.DataFrame(rows, columns=["seed", "epoch", "train_nll", "val_nll"])
-            self.validation_nll_ = float(result.best_val[int(kept[0])]) if has_val else None
-        self.seeds_ = table
-
     def _new_network(self, n_subjects: int, per_subject: bool | None = None) -> ChoiceRNN:
         if per_subject is None:
             per_subject = self.scope == "subject"
-        n_in = n_features(self.n_options_, self.inputs, self.uses_outcomes_)
         return ChoiceRNN(
-            n_in,
+            self._n_inputs(),
             self.n_options_,
             self.hidden_size,
             self.cell,
@@ -604,8 +536,25 @@ class GRUModel(ChoiceModel):
         The logit of trial ``t`` is computed from trials ``< t`` of its sequence only; the
         state restarts at each sequence (subject-session). Subjects the model was not fitted on
         get the mean subject embedding (when the model has embeddings); a per-subject model
-        refuses them.
+        refuses them. On two-step data: the first-stage logits (both: :meth:`stage_logits`).
         """
+        out = self._step_logits(data)
+        return split_stages(out)[0].contiguous() if self.two_step_ else out
+
+    def stage_logits(self, data: ChoiceData) -> tuple[torch.Tensor, torch.Tensor]:
+        """Two-step data: the logits of both stages, each (n_sequences, n_trials, 2).
+
+        The second-stage logits are those of the two options of the state reached, computed
+        from the trials before and that state (not from the trial's second choice or reward).
+        """
+        self.check_fitted()
+        if not self.two_step_:
+            raise ValueError(f"{self.name} was fitted on single-stage data; use logits()")
+        first, second = split_stages(self._step_logits(data))
+        return first.contiguous(), second.contiguous()
+
+    def _step_logits(self, data: ChoiceData) -> torch.Tensor:
+        """The network's logits at every input step (two per trial on two-step data)."""
         self.check_fitted()
         self._check_options(data)
         net = self.network_.eval()
@@ -618,6 +567,22 @@ class GRUModel(ChoiceModel):
                 out.append(logits.cpu())
         return torch.cat(out)
 
+    def log_likelihood_tensor(self, data: ChoiceData, **logit_options: Any) -> torch.Tensor:
+        """Log-probability of each trial's scored choices, (n_sequences, n_trials); on two-step
+        data both stages together (the first only with ``stages="first"``)."""
+        if not getattr(self, "two_step_", False) or logit_options:
+            return super().log_likelihood_tensor(data, **logit_options)
+        first, second = stage_log_likelihoods(*self.stage_logits(data), data.tensors(), self.stages)
+        return first + second
+
+    def trial_log_likelihood(self, data: ChoiceData, **logit_options: Any) -> pd.DataFrame:
+        """Per observed trial: ``subject, session, trial, choice, log_lik``; on two-step data
+        also ``choice2, log_lik_stage1, log_lik_stage2`` (as :class:`~choicernn.TwoStepModel`)."""
+        if not getattr(self, "two_step_", False) or logit_options:
+            return super().trial_log_likelihood(data, **logit_options)
+        ll1, ll2 = stage_log_likelihoods(*self.stage_logits(data), data.tensors(), self.stages)
+        return stage_trial_table(data, ll1, ll2)
+
     def hidden_states(self, data: ChoiceData) -> pd.DataFrame:
         """The network's state on every trial of ``data``, in tidy form.
 
@@ -629,7 +594,8 @@ class GRUModel(ChoiceModel):
         -------
         pandas.DataFrame
             ``subject, session, trial, layer, unit, state, value``: one row per trial, layer,
-            unit and state (``"h"``; an LSTM also has its cell state ``"c"``).
+            unit and state (``"h"``; an LSTM also has its cell state ``"c"``). On two-step
+            data, the state the first-stage logits of the trial are read from.
         """
         self.check_fitted()
         self._check_options(data)
@@ -650,7 +616,10 @@ class GRUModel(ChoiceModel):
                 else [("h", parts)]
             )
             for kind, tensors in kinds:
-                values.append(data.trial_values(torch.cat(tensors).cpu()))
+                steps = torch.cat(tensors).cpu()
+                if self.two_step_:  # the state the first-stage choice is read from
+                    steps = split_stages(steps)[0]
+                values.append(data.trial_values(steps))
                 labels.append((layer, kind))
         frame = data.to_frame()[["subject", "session", "trial"]]
         n_rows, n_units, n_kinds = len(frame), self.hidden_size, len(labels)
@@ -728,6 +697,8 @@ class GRUModel(ChoiceModel):
             )
         net = self._new_network(len(self.subjects_))
         net.load_state_dict({k: v.cpu() for k, v in self.network_.state_dict().items()})
+        if self.two_step_:
+            return TwoStepRNNAgent(net.eval(), self.reward_scale_, index, int(n_agents)), table
         agent = RNNAgent(
             net.eval(),
             self.n_options_,
@@ -743,10 +714,17 @@ class GRUModel(ChoiceModel):
     def write_fitted(self, folder: Path) -> dict[str, Any]:
         """Write ``weights.pt`` (a plain state dict of CPU tensors) and return the fitted state
         (see :mod:`choicernn.models.network_files`)."""
-        return write_network(self, folder)
+        state = write_network(self, folder)
+        if self.two_step_:  # absent for single-stage data: their model files are unchanged
+            state["two_step"] = True
+        return state
 
     def read_fitted(self, folder: Path, fitted: dict[str, Any]) -> None:
         """Restore the state written by :meth:`write_fitted`, validating every entry."""
+        two_step = fitted.get("two_step", False)
+        if not isinstance(two_step, bool):
+            raise ModelFileError(f"{Path(folder) / 'model.json'}: two_step must be true or false")
+        self.two_step_ = two_step
         read_network(self, folder, fitted, self._new_network)
 
     @classmethod

@@ -87,11 +87,13 @@ class ReplicaRNN(nn.Module):
             for kind in ("w_ih", "w_hh")
         ]
 
-    def reset_parameters(self, seeds: list[int]) -> None:
+    def reset_parameters(self, seeds: list[int], embedding_rows: list[int] | None = None) -> None:
         """Draw replica ``r``'s weights from a generator seeded by ``seeds[r]`` alone.
 
         Weights and biases: uniform in ``±1/sqrt(H)`` (PyTorch's recurrent and linear
-        defaults); initial states zero; embeddings normal with sd 0.01.
+        defaults); initial states zero; embeddings normal with sd 0.01. ``embedding_rows``
+        (one per replica) draws only that many embedding rows, exactly as a network with that
+        many subjects would, and zeroes the rest (replicas of fits with fewer subjects).
         """
         if len(seeds) != self.n_replicas:
             raise ValueError(f"need {self.n_replicas} seeds, got {len(seeds)}")
@@ -106,7 +108,9 @@ class ReplicaRNN(nn.Module):
                     if name in ("h0", "c0"):
                         value = torch.zeros(shape)
                     elif name == "embedding":
-                        value = torch.randn(shape, generator=gen) * 0.01
+                        n_rows = shape[0] if embedding_rows is None else int(embedding_rows[r])
+                        value = torch.zeros(shape)
+                        value[:n_rows] = torch.randn((n_rows, *shape[1:]), generator=gen) * 0.01
                     else:
                         value = (torch.rand(shape, generator=gen) * 2 - 1) * bound
                     p[r] = value.to(p.device, p.dtype)
@@ -297,6 +301,38 @@ def to_groups(
     )
 
 
+def concat_groups(parts: list[GroupData]) -> GroupData:
+    """The groups of several fits side by side, ``(G1 + G2 + ..., S, T, ...)``, each padded to
+    the most sequences and trials (padding: empty sequences, uncounted trials)."""
+    if len(parts) == 1:
+        return parts[0]
+    n_s = max(p.x.shape[1] for p in parts)
+    n_t = max(p.x.shape[2] for p in parts)
+
+    def pad(tensors: list[torch.Tensor], fill, timed: bool) -> torch.Tensor:
+        out = []
+        for t in tensors:
+            shape = (t.shape[0], n_s, n_t, *t.shape[3:]) if timed else (t.shape[0], n_s)
+            full = t.new_full(shape, fill)
+            if timed:
+                full[:, : t.shape[1], : t.shape[2]] = t
+            else:
+                full[:, : t.shape[1]] = t
+            out.append(full)
+        return torch.cat(out)
+
+    softs = [p.soft for p in parts]
+    if any(s is None for s in softs) and not all(s is None for s in softs):
+        raise ValueError("fits trained together need soft targets in all of them or none")
+    return GroupData(
+        pad([p.x for p in parts], 0, True),
+        pad([p.y for p in parts], -1, True),
+        pad([p.subject for p in parts], -1, False),
+        pad([p.lengths for p in parts], 0, False),
+        None if softs[0] is None else pad(softs, 0, True),
+    )
+
+
 # ---------------------------------------------------------------------- training
 @dataclass
 class ReplicaSettings:
@@ -324,6 +360,19 @@ class ReplicaResult:
     train_nll: np.ndarray
     val_nll: np.ndarray | None
     n_epochs: np.ndarray
+
+    def take(self, replicas: np.ndarray) -> ReplicaResult:
+        """The record of ``replicas`` only (in that order), epochs cut to the last they ran."""
+        replicas = np.asarray(replicas)
+        last = int(self.n_epochs[replicas].max()) if len(replicas) else 0
+        return ReplicaResult(
+            best_epoch=self.best_epoch[replicas],
+            best_train=self.best_train[replicas],
+            best_val=None if self.best_val is None else self.best_val[replicas],
+            train_nll=self.train_nll[:last, replicas],
+            val_nll=None if self.val_nll is None else self.val_nll[:last, replicas],
+            n_epochs=self.n_epochs[replicas],
+        )
 
 
 def _batch_nll(logits, y, soft):
