@@ -191,10 +191,16 @@ def test_hopeless_restarts_are_retired_only_when_far_behind_and_slow():
     before = torch.tensor([10.0, 20.5, 30.0, 13.1, 6.0], dtype=torch.float64)
     groups = torch.tensor([0, 0, 0, 0, 1])
     converged = torch.tensor([True, False, False, False, False])
-    out = _hopeless(f, before, groups, converged, margin=2.0)
+    out = _hopeless(f, before, groups, converged, margin=2.0, duplicate_tol=1e-4)
     # 1: 10 behind, gained 0.5 -> retired; 2: gained 10 -> kept; 3: 3 behind, gained 0.1 ->
     # retired; 4: the best of its group -> kept
     assert out.tolist() == [False, True, False, True, False]
+    # duplicates of a converged restart (same optimum, creeping along a flat valley) retire;
+    # a restart below the converged one, or further above it than duplicate_tol, does not
+    f = torch.tensor([10.0, 10.00005, 9.9999, 10.01, 7.0], dtype=torch.float64)
+    before = f + 1e-5
+    out = _hopeless(f, before, groups, converged, margin=2.0, duplicate_tol=1e-4)
+    assert out.tolist() == [False, True, False, False, False]
 
 
 def test_retiring_restarts_keeps_every_subjects_optimum(monkeypatch):

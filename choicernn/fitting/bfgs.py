@@ -40,6 +40,7 @@ def minimize_batched(
     groups: torch.Tensor | None = None,
     retire_margin: float = 2.0,
     retire_every: int = 10,
+    duplicate_tol: float = 1e-4,
 ) -> BatchedResult:
     """Minimise ``n_problems`` independent smooth functions with BFGS.
 
@@ -67,7 +68,12 @@ def minimize_batched(
         ``retire_every`` iterations was under a tenth of that gap: at its pace it would need
         over a hundred more iterations to catch up, and a restart of the same subject is
         already better. This trims the slow tail of hopeless restarts; the best restart of
-        every group is never retired.
+        every group is never retired. A restart is also retired, as a duplicate, when another
+        restart of its group has converged and this one's value is at most ``duplicate_tol``
+        above it (the same optimum, approached along a flat valley: it could improve the
+        subject's value by less than ``duplicate_tol`` at most).
+    duplicate_tol : float
+        See ``groups``.
     """
     n, p = x0.shape
     dev, dt = x0.device, x0.dtype
@@ -89,7 +95,7 @@ def minimize_batched(
     f_before = f.clone()
     for it in range(max_iter):
         if groups is not None and it > 0 and it % retire_every == 0:
-            retire = _hopeless(f, f_before, groups, converged, retire_margin)
+            retire = _hopeless(f, f_before, groups, converged, retire_margin, duplicate_tol)
             retired |= retire
             converged |= retire
             f_before = f.clone()
@@ -162,11 +168,17 @@ def minimize_batched(
     )
 
 
-def _hopeless(f, f_before, groups, converged, margin: float) -> torch.Tensor:
-    """Active restarts far behind the best of their group and closing the gap too slowly."""
+def _hopeless(f, f_before, groups, converged, margin: float, duplicate_tol: float) -> torch.Tensor:
+    """Active restarts far behind the best of their group and closing the gap too slowly, and
+    active duplicates of a converged restart of their group (at most ``duplicate_tol`` above)."""
     n_groups = int(groups.max()) + 1
-    best = torch.full((n_groups,), float("inf"), dtype=f.dtype, device=f.device)
-    best = best.scatter_reduce(0, groups, f, reduce="amin")
+    inf = torch.full((n_groups,), float("inf"), dtype=f.dtype, device=f.device)
+    best = inf.scatter_reduce(0, groups, f, reduce="amin")
     gap = f - best[groups]
     progress = f_before - f
-    return ~converged & (gap > margin) & (progress < 0.1 * gap)
+    hopeless = ~converged & (gap > margin) & (progress < 0.1 * gap)
+    done = torch.where(converged, f, torch.full_like(f, float("inf")))
+    best_done = inf.scatter_reduce(0, groups, done, reduce="amin")[groups]
+    behind = f - best_done
+    duplicate = ~converged & (behind >= 0) & (behind <= duplicate_tol)
+    return hopeless | duplicate
