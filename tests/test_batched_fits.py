@@ -116,6 +116,9 @@ def test_default_fit_many_is_a_loop_of_clones(data):
     assert GRUModel(2).fit_many([]) == []
     with pytest.raises(TypeError, match="ChoiceData"):
         GRUModel(2).fit_many([data.to_frame()])
+    two_step = cr.simulate(cr.TwoStepModel("hybrid"), "two_step", n_subjects=2, n_trials=10)
+    with pytest.raises(ValueError, match="one kind"):
+        GRUModel(2).fit_many([data, two_step])
 
 
 def _unbatched_trials(model: ChoiceModel, data, folds, seed):

@@ -23,6 +23,7 @@ table use the noise-free network. A bottleneck whose noise stays near 1 carries 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +31,13 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..data import ChoiceData
-from ..progress import show_progress
 from .base import Capabilities, ChoiceModel, resolve_device
+from .disrnn_training import Part, train_together
 from .network_files import read_network, write_network
 from .rnn_network import n_features, sequence_inputs, trial_features
-from .rnn_replicas import ReplicaAdamW, clip_per_replica, replica_seeds
 from .rnn_training import Prepared, TrainingConfig, split_validation
-from .scoring import chosen_log_prob
 
 #: A bottleneck is open when its noise scale sigma is below this (closed ones drift to 1; the
 #: reference code uses 0.5 for the latents' own bottlenecks).
@@ -54,7 +52,6 @@ DISRNN_DEFAULTS = {
     "n_seeds": 1,
     "l1": 0.0,
 }
-WARMUP_FRACTION = 0.1
 
 
 def _act(x: torch.Tensor) -> torch.Tensor:
@@ -126,11 +123,12 @@ class DisRNNCore(nn.Module):
     def n_replicas(self) -> int:
         return int(self.z0.shape[0])
 
-    def reset_parameters(self, seeds: list[int]) -> None:
+    def reset_parameters(self, seeds: list[int], embedding_rows: list[int] | None = None) -> None:
         """Replica ``r`` from a generator seeded by ``seeds[r]`` alone, as in the reference code:
         bottlenecks open (sigma ~ U(-3, -2) unsquashed, i.e. 0.10 .. 0.24; multipliers 1),
         initial latents U(-1, 1), MLP weights N(0, 1/fan_in) truncated at 2 sd, biases 0,
-        embeddings N(0, 0.01^2)."""
+        embeddings N(0, 0.01^2). ``embedding_rows`` (one per replica) draws only that many
+        embedding rows, as a network with that many subjects would, and zeroes the rest."""
         if len(seeds) != self.n_replicas:
             raise ValueError(f"need {self.n_replicas} seeds, got {len(seeds)}")
         with torch.no_grad():
@@ -145,7 +143,9 @@ class DisRNNCore(nn.Module):
                     elif name == "z0":
                         value = torch.rand(shape, generator=gen) * 2 - 1
                     elif name == "embedding":
-                        value = torch.randn(shape, generator=gen) * 0.01
+                        n_rows = shape[0] if embedding_rows is None else int(embedding_rows[r])
+                        value = torch.zeros(shape)
+                        value[:n_rows] = torch.randn((n_rows, *shape[1:]), generator=gen) * 0.01
                     elif "_w" in name:
                         fan_in = shape[-2]
                         value = torch.randn(shape, generator=gen).clamp(-2, 2) / math.sqrt(fan_in)
@@ -157,25 +157,50 @@ class DisRNNCore(nn.Module):
         """Noise scales of the update bottlenecks (R, n_update, L) and of the latents (R, L)."""
         return 2 * torch.sigmoid(self.update_sigma), 2 * torch.sigmoid(self.latent_sigma)
 
+    def noise_shapes(self, n_r: int, n_s: int, n_t: int) -> list[tuple[tuple[int, ...], int]]:
+        """Shapes of the standard normal noise of :meth:`draw_noise` for ``n_r`` replicas,
+        ``n_s`` sequences and ``n_t`` trials, each with its replica axis: the static inputs'
+        (R, S, T, n_static, L), the latent inputs' (T, R, L, S, L) and the latents' (T, R, S, L).
+        """
+        n_lat = self.latent_size
+        return [
+            ((n_r, n_s, n_t, self.n_static, n_lat), 0),
+            ((n_t, n_r, n_lat, n_s, n_lat), 1),
+            ((n_t, n_r, n_s, n_lat), 1),
+        ]
+
+    def draw_noise(
+        self, gen: torch.Generator, n_r: int, n_s: int, n_t: int, dtype=torch.float32
+    ) -> tuple[torch.Tensor, ...]:
+        """Standard normal noise for one noisy :meth:`run` (shapes :meth:`noise_shapes`), drawn
+        from ``gen`` in that order (on ``gen``'s device)."""
+        return tuple(
+            torch.randn(shape, generator=gen, device=gen.device, dtype=dtype)
+            for shape, _ in self.noise_shapes(n_r, n_s, n_t)
+        )
+
     def run(
         self,
         x: torch.Tensor,
         emb: torch.Tensor | None = None,
-        noise: torch.Generator | None = None,
+        noise: torch.Generator | tuple[torch.Tensor, ...] | None = None,
         state: torch.Tensor | None = None,
         with_kl: bool = False,
     ):
         """Run the recurrence on inputs ``x`` (R or 1, S, T, F).
 
         ``emb`` (R, S, E) is the subject embedding of every sequence; ``noise`` a generator for
-        the bottleneck noise (None: the noise-free network); ``state`` (R, S, L) continues from
-        an earlier call. Returns ``(logits (R, S, T, K), latents (R, S, T, L), kl)``: the latents
-        are the states the logits are read from (noisy in training) and ``kl`` (R, S, T) the
-        summed KL of every bottleneck on each step (None without ``with_kl``).
+        the bottleneck noise, or that noise already drawn (:meth:`draw_noise`; None: the
+        noise-free network); ``state`` (R, S, L) continues from an earlier call. Returns
+        ``(logits (R, S, T, K), latents (R, S, T, L), kl)``: the latents are the states the
+        logits are read from (noisy in training) and ``kl`` (R, S, T) the summed KL of every
+        bottleneck on each step (None without ``with_kl``).
         """
         n_r, n_lat, n_x = self.n_replicas, self.latent_size, self.n_static
         x = x.expand(n_r, *x.shape[1:]) if x.shape[0] == 1 and n_r > 1 else x
         n_s, n_t = x.shape[1], x.shape[2]
+        if isinstance(noise, torch.Generator):
+            noise = self.draw_noise(noise, n_r, n_s, n_t, x.dtype)
         if self.embedding_dim > 0:
             x = torch.cat([x, emb.unsqueeze(2).expand(n_r, n_s, n_t, -1).to(x.dtype)], -1)
         sig_up, sig_lat = self.sigmas()
@@ -184,8 +209,7 @@ class DisRNNCore(nn.Module):
         mu_x = x.unsqueeze(-1) * mult[:, None, None, :n_x]  # (R, S, T, n_x, L)
         v_x = mu_x
         if noise is not None:
-            eps = torch.randn(mu_x.shape, generator=noise, device=x.device, dtype=x.dtype)
-            v_x = mu_x + sig_up[:, None, None, :n_x] * eps
+            v_x = mu_x + sig_up[:, None, None, :n_x] * noise[0]
         w0 = self.u_w0
         a_x = torch.einsum("rstil,rlih->trlsh", v_x, w0[:, :, :n_x]) + self.u_b0.unsqueeze(0)
         a_x = a_x.reshape(n_t, n_r * n_lat, n_s, -1).unbind(0)
@@ -203,12 +227,8 @@ class DisRNNCore(nn.Module):
         out_b = self.u_out_b.reshape(n_r * n_lat, 1, 2)
         z = self.z0.unsqueeze(1).expand(n_r, n_s, n_lat) if state is None else state
         if noise is not None:
-            eps_in = torch.randn(
-                (n_t, n_r, n_lat, n_s, n_lat), generator=noise, device=x.device, dtype=x.dtype
-            )
-            eps_lat = torch.randn((n_t, n_r, n_s, n_lat), generator=noise, device=x.device)
-            eps_lat = (eps_lat.to(x.dtype) * sig_lat.unsqueeze(1)).unbind(0)
-            eps_in = (eps_in * sig_z).unbind(0)
+            eps_in = (noise[1] * sig_z).unbind(0)
+            eps_lat = (noise[2] * sig_lat.unsqueeze(1)).unbind(0)
         starts, means, latents = [], [], []
         for t in range(n_t):
             starts.append(z)
@@ -244,13 +264,16 @@ class DisRNNCore(nn.Module):
         return torch.einsum("rstl,rlk->rstk", h, self.c_out_w) + self.c_out_b[:, None, None]
 
     def embed(self, subject_index: torch.Tensor) -> torch.Tensor | None:
-        """Embeddings (R, S, E) of sequences' subject rows; unknown subjects (-1) get the mean."""
+        """Embeddings (R, S, E) of sequences' subject rows, (S,) for every replica or (R, S)
+        per replica; unknown subjects (-1) get the mean."""
         if self.embedding_dim == 0:
             return None
         weight = self.embedding  # (R, n_subjects, E)
-        known = weight[:, subject_index.clamp(min=0)]
+        index = subject_index.expand(self.n_replicas, -1)
+        replicas = torch.arange(self.n_replicas, device=index.device).unsqueeze(1)
+        known = weight[replicas, index.clamp(min=0)]
         mean = weight.mean(1, keepdim=True).expand_as(known)
-        return torch.where((subject_index >= 0)[None, :, None], known, mean)
+        return torch.where((index >= 0).unsqueeze(-1), known, mean)
 
 
 class DisRNNAgent:
@@ -431,7 +454,10 @@ class DisRNNModel(ChoiceModel):
 
     def capabilities(self) -> Capabilities:
         return Capabilities(
-            network=True, subject_specific=self.subject_embedding > 0, fixed_agent=True
+            network=True,
+            subject_specific=self.subject_embedding > 0,
+            fixed_agent=True,
+            batched_fits=True,
         )
 
     # ------------------------------------------------------------------ tensors
@@ -476,147 +502,72 @@ class DisRNNModel(ChoiceModel):
                 f"{data.n_options}"
             )
         cfg, dev = self.config, resolve_device(self.device)
+        self._start(data)
+        try:
+            train_together([self], [self._part(data, validation, cfg, dev)], cfg, seed, dev)
+        except BaseException:
+            del self.n_options_  # not fitted after a failed fit
+            raise
+        return self
+
+    def fit_many(
+        self, datasets: Sequence[ChoiceData], *, seed: int | None = None
+    ) -> list[DisRNNModel]:
+        """Fit one clone of this model to each data set, all as replicas of one network.
+
+        Every seed of every fit is a replica of one :class:`DisRNNCore`
+        (:mod:`choicernn.models.disrnn_training`) with its own initial weights, mini-batch
+        order, bottleneck noise and early stopping, so each fit equals
+        ``self.clone().fit(data, seed=seed)`` (to floating-point summation order).
+        :func:`choicernn.cross_validate` uses it to train every fold at once.
+
+        Parameters
+        ----------
+        datasets : sequence of ChoiceData
+            With the same number of options, all with outcome columns or none.
+        seed : int or None
+
+        Returns
+        -------
+        list of DisRNNModel
+            The fitted clones, in the order of ``datasets``; ``self`` stays unfitted.
+        """
+        datasets = list(datasets)
+        for d in datasets:
+            if not isinstance(d, ChoiceData):
+                raise TypeError(f"fit_many expects ChoiceData, got {type(d).__name__}")
+        if not datasets:
+            return []
+        for what, values in (
+            ("the same number of options", {d.n_options for d in datasets}),
+            ("outcome columns in all of them or none", {d.has_outcomes for d in datasets}),
+        ):
+            if len(values) > 1:
+                raise ValueError(f"fit_many needs data sets with {what}; fit them one by one")
+        cfg, dev = self.config, resolve_device(self.device)
+        models = [self.clone() for _ in datasets]
+        for model, data in zip(models, datasets, strict=True):
+            model._start(data)
+        parts = [m._part(d, None, cfg, dev) for m, d in zip(models, datasets, strict=True)]
+        train_together(models, parts, cfg, seed, dev)
+        return models
+
+    def _start(self, data: ChoiceData) -> None:
+        """The data-dependent attributes set before training (options, subjects, scales)."""
         batch = data.tensors()
         scale = float(batch.rewards[batch.mask].abs().max()) if data.n_choices else 0.0
         self.n_options_ = data.n_options
         self.subjects_ = list(data.subjects)
         self.reward_scale_ = scale if scale > 0 else 1.0
         self.uses_outcomes_ = bool(data.has_outcomes)
-        self.training_ = cfg
-        try:
-            full = self._prepare(data, dev)
-            if validation is not None:
-                train, val = full, self._prepare(validation, dev)
-            else:
-                train, val = split_validation(full, data.sequences, cfg)
-            self._train(train, val, cfg, seed, dev)
-        except BaseException:
-            del self.n_options_  # not fitted after a failed fit
-            raise
-        return self
+        self.training_ = self.config
 
-    def _evaluate(self, core: DisRNNCore, prep: Prepared) -> tuple[torch.Tensor, torch.Tensor]:
-        """Noise-free summed NLL and KL over the counted choices of ``prep``, per replica."""
-        nll = torch.zeros(core.n_replicas, dtype=torch.float64, device=prep.x.device)
-        kl = torch.zeros_like(nll)
-        with torch.no_grad():
-            for rows in torch.arange(prep.x.shape[0], device=prep.x.device).split(256):
-                part = prep.take(rows)
-                steps = max(int(part.lengths.max()), 1)
-                y = part.y[:, :steps]
-                logits, _, k = core.run(
-                    part.x[None, :, :steps], core.embed(part.subject), with_kl=True
-                )
-                nll -= (
-                    chosen_log_prob(logits, y.expand(core.n_replicas, *y.shape))
-                    .sum((1, 2))
-                    .double()
-                )
-                kl += torch.where(y >= 0, k, torch.zeros_like(k)).sum((1, 2)).double()
-        return nll, kl
-
-    def _train(self, train: Prepared, val: Prepared | None, cfg, seed, dev) -> None:
-        n_r, beta = int(cfg.n_seeds), float(self.beta)
-        seeds = replica_seeds(seed, [(i,) for i in range(n_r)])
-        core = self._new_core(n_r, len(self.subjects_))
-        core.reset_parameters(seeds)
-        core.to(dev)
-        params = list(core.parameters())
-        opt = ReplicaAdamW(params, float(cfg.lr), float(cfg.weight_decay))
-        order_gen = torch.Generator().manual_seed(seeds[0] ^ 0x5DEECE66D)
-        noise_gen = torch.Generator(device=dev).manual_seed(seeds[0])
-        n_seq = train.x.shape[0]
-        size = n_seq if cfg.batch_size is None else min(int(cfg.batch_size), n_seq)
-        warm = int(WARMUP_FRACTION * cfg.max_epochs)
-        best_state = {n: p.detach().clone() for n, p in core.named_parameters()}
-        best = torch.full((n_r,), math.inf, dtype=torch.float64, device=dev)
-        best_epoch = torch.full((n_r,), -1, dtype=torch.long, device=dev)
-        best_val = torch.full((n_r,), math.nan, dtype=torch.float64, device=dev)
-        wait = torch.zeros(n_r, dtype=torch.long, device=dev)
-        stopped = torch.zeros(n_r, dtype=torch.bool, device=dev)
-        rows = []
-        bar = tqdm(
-            total=cfg.max_epochs, desc=f"fit {self.name}", disable=not show_progress(), leave=False
-        )
-        try:
-            for epoch in range(cfg.max_epochs):
-                beta_e = beta * min(1.0, epoch / warm) if warm > 0 else beta
-                active = ~stopped
-                tot_nll = torch.zeros(n_r, dtype=torch.float64, device=dev)
-                tot_kl, tot_n = torch.zeros_like(tot_nll), 0
-                for idx in torch.randperm(n_seq, generator=order_gen).split(size):
-                    part = train.take(idx.to(dev))
-                    steps = int(part.lengths.max())
-                    y = part.y[:, :steps]
-                    count = int((y >= 0).sum())
-                    if count == 0:
-                        continue
-                    logits, _, kl = core.run(
-                        part.x[None, :, :steps], core.embed(part.subject), noise_gen, with_kl=True
-                    )
-                    nll = -chosen_log_prob(logits, y.expand(n_r, *y.shape)).sum((1, 2))
-                    kl = torch.where(y >= 0, kl, torch.zeros_like(kl)).sum((1, 2))
-                    loss = (nll + beta_e * kl) / count
-                    opt.zero_grad()
-                    torch.where(active, loss, torch.zeros_like(loss)).sum().backward()
-                    if cfg.clip is not None:
-                        clip_per_replica(params, float(cfg.clip))
-                    opt.step(active)
-                    tot_nll += nll.detach().double()
-                    tot_kl += kl.detach().double()
-                    tot_n += count
-                t_nll, t_kl = tot_nll / max(tot_n, 1), tot_kl / max(tot_n, 1)
-                if val is not None:
-                    v_nll, v_kl = (v / max(val.n_choices, 1) for v in self._evaluate(core, val))
-                    score = v_nll + beta * v_kl
-                else:
-                    v_nll = v_kl = torch.full_like(t_nll, math.nan)
-                    score = t_nll + beta * t_kl
-                for r in active.nonzero().flatten().tolist():
-                    rows.append(
-                        (r, epoch, beta_e, *(float(v[r]) for v in (t_nll, t_kl, v_nll, v_kl)))
-                    )
-                if epoch >= warm:
-                    better = active & torch.isfinite(score) & (score < best)
-                    with torch.no_grad():
-                        for n, p in core.named_parameters():
-                            on = better.view((-1,) + (1,) * (p.dim() - 1))
-                            best_state[n].copy_(torch.where(on, p, best_state[n]))
-                    best = torch.where(better, score, best)
-                    best_epoch = torch.where(better, epoch, best_epoch)
-                    best_val = torch.where(better, v_nll, best_val)
-                    wait = torch.where(better, 0, wait + 1)
-                    if val is not None:
-                        stopped |= active & (wait >= int(cfg.patience))
-                stopped |= active & ~torch.isfinite(score)
-                bar.update(1)
-                if bool(stopped.all()):
-                    break
-        finally:
-            bar.close()
-        if bool((best_epoch < 0).all()):
-            raise FloatingPointError(
-                f"{self.name}: training diverged (non-finite loss); lower lr (now {cfg.lr})"
-            )
-        kept = int(torch.argmin(torch.where(best_epoch >= 0, best, math.inf)))
-        final = self._new_core(1, len(self.subjects_)).to(dev)
-        with torch.no_grad():
-            for n, p in final.named_parameters():
-                p.copy_(best_state[n][kept : kept + 1])
-        self.network_ = final.eval()
-        cols = ["seed", "epoch", "beta", "train_nll", "train_kl", "val_nll", "val_kl"]
-        self.history_ = pd.DataFrame(rows, columns=cols)
-        self.seeds_ = pd.DataFrame(
-            {
-                "seed": np.arange(n_r),
-                "best_epoch": best_epoch.cpu().numpy(),
-                "objective": best.cpu().numpy(),
-                "val_nll": best_val.cpu().numpy(),
-                "kept": np.arange(n_r) == kept,
-            }
-        )
-        self.validation_nll_ = None if val is None else float(best_val[kept])
-        self.open_latents_ = self._open_latents()
+    def _part(self, data: ChoiceData, validation: ChoiceData | None, cfg, dev) -> Part:
+        """Training and validation tensors (``validation`` or the config's split)."""
+        full = self._prepare(data, dev)
+        if validation is not None:
+            return full, self._prepare(validation, dev)
+        return split_validation(full, data.sequences, cfg)
 
     # ------------------------------------------------------------------ bottlenecks
     def _open_latents(self) -> list[int]:

@@ -367,8 +367,12 @@ class GRUModel(ChoiceModel):
                 raise TypeError(f"fit_many expects ChoiceData, got {type(d).__name__}")
         if not datasets:
             return []
-        if len({d.n_options for d in datasets}) > 1:
-            raise ValueError("fit_many needs data sets with the same number of options")
+        kinds = {(d.n_options, d.is_two_step, d.has_outcomes) for d in datasets}
+        if len(kinds) > 1:
+            raise ValueError(
+                "fit_many needs data sets of one kind (the same number of options, all two-step "
+                "or none, all with outcome columns or none); fit the others separately"
+            )
         cfg = self.config
         dev = resolve_device(self.device)
         models = [self.clone() for _ in datasets]
