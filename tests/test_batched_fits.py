@@ -105,7 +105,7 @@ def test_fit_many_with_a_teacher(data):
 
 
 def test_default_fit_many_is_a_loop_of_clones(data):
-    model = cr.QLearning("rw")
+    model = cr.QLearning("rw", method="em")  # EM: one data set at a time
     assert not model.capabilities().batched_fits
     assert GRUModel(2).capabilities().batched_fits
     folds = make_folds(data, folds=2, by="block")
@@ -141,7 +141,7 @@ def test_cross_validate_trains_all_folds_at_once_with_the_same_result(data, tmp_
     cv = cr.cross_validate([model, cr.QLearning("rw")], data, folds=3, cache_dir=tmp_path)
     units = cv.timings["unit"].tolist()
     assert "model=gru3 folds=0,1,2" in units  # one unit for every fold of the network
-    assert sum(u.startswith("model=rw ") for u in units) == 4  # 3 folds + in-sample
+    assert "model=rw folds=0,1,2" in units and "model=rw fold=all" in units
     ours = cv.trials[cv.trials["model"] == "gru3"].reset_index(drop=True)
     reference = _unbatched_trials(model, data, 3, 0)
     np.testing.assert_allclose(ours["log_lik"], reference["log_lik"], atol=2e-5)
@@ -158,7 +158,7 @@ def test_cross_validate_trains_all_folds_at_once_with_the_same_result(data, tmp_
     lost = next(tmp_path.glob("gru3__fold1__*.csv"))
     lost.unlink()
     partial = cr.cross_validate([model, cr.QLearning("rw")], data, folds=3, cache_dir=tmp_path)
-    assert partial.timings["unit"].tolist() == ["model=gru3 folds=1"]
+    assert partial.timings["unit"].tolist() == ["model=gru3 fold=1"]
     pd.testing.assert_frame_equal(partial.table, cv.table, atol=1e-5)
 
 
@@ -172,3 +172,40 @@ def test_with_worker_processes_each_worker_gets_a_group_of_folds(data):
     reference = _unbatched_trials(model, data, 4, 0)
     ours = cv.trials.sort_values(["fold", "subject", "session", "trial"]).reset_index(drop=True)
     np.testing.assert_allclose(ours["log_lik"], reference["log_lik"], atol=2e-5)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize(
+    "model",
+    [cr.QLearning("rw_persev"), cr.QLearning("dual_alpha", method="mle"), cr.WSLS()],
+    ids=["rw_persev_map", "dual_alpha_mle", "wsls"],
+)
+def test_parametric_fit_many_stacks_the_folds_and_equals_each_fit_alone(data, model):
+    """Per-subject models fit all folds' subjects in one batched BFGS, each fold with its own
+    starting points: the same parameters, results and restarts as fitting the fold alone."""
+    assert model.capabilities().batched_fits
+    folds = make_folds(data, folds=3, by="block")
+    fits = model.fit_many([f.train for f in folds], seed=4)
+    for fit, fold in zip(fits, folds, strict=True):
+        alone = model.clone().fit(fold.train, seed=4)
+        se = [c for c in alone.results_ if c.startswith("se_")]  # numerical Hessian: looser
+        pd.testing.assert_frame_equal(
+            fit.results_.drop(columns=se), alone.results_.drop(columns=se), rtol=1e-7, atol=1e-9
+        )
+        pd.testing.assert_frame_equal(fit.results_[se], alone.results_[se], rtol=1e-4)
+        pd.testing.assert_frame_equal(fit.restart_nll_, alone.restart_nll_, rtol=1e-7, atol=1e-8)
+    # EM estimates one population per data set: fitted one data set at a time
+    em = cr.QLearning("rw", method="em")
+    assert not em.capabilities().batched_fits
+    assert not cr.GQL().capabilities().batched_fits  # its own fit: not stacked
+
+
+def test_parametric_fit_many_with_subject_folds(data):
+    """Folds with different subjects and numbers of sequences stack too."""
+    folds = make_folds(data, folds=3, by="subject", seed=0)
+    model = cr.QLearning("rw")
+    fits = model.fit_many([f.train for f in folds], seed=0)
+    for fit, fold in zip(fits, folds, strict=True):
+        alone = model.clone().fit(fold.train, seed=0)
+        assert fit.params_["subject"].tolist() == alone.params_["subject"].tolist()
+        pd.testing.assert_frame_equal(fit.params_, alone.params_, rtol=1e-7, atol=1e-9)

@@ -80,14 +80,16 @@ def test_every_backend_gives_identical_tables(study_data, reference, executor):
     pd.testing.assert_frame_equal(result.in_sample, reference.in_sample, check_exact=True)
     assert set(result.fitted) == set(reference.fitted)
     assert result.failures.empty
-    # every unit computed here: 3 models x 3 folds + 3 in-sample fits, and the network's folds
-    # trained together, one group of contiguous folds per worker
+    # every unit computed here: each per-subject model's folds stacked in one fit, its
+    # in-sample fit, and the network's folds trained together, one group of folds per worker
     timings = result.timings
+    per_subject = ["rw", "rw_persev", "wsls"]
     assert sorted(timings["unit"]) == sorted(
-        [f"model={k[0]} fold={k[1]}" for k in reference.fitted if k[0] != "gru3"]
-        + ["model=gru3 folds=0,1", "model=gru3 folds=2"]
+        [f"model={m} folds=0,1,2" for m in per_subject]
+        + [f"model={m} fold=all" for m in per_subject]
+        + ["model=gru3 folds=0,1", "model=gru3 fold=2"]
     )
-    assert len(timings) == 14 and (timings["seconds"] > 0).all()
+    assert len(timings) == 8 and (timings["seconds"] > 0).all()
     assert timings["worker"].nunique() <= 2  # the local workers, nothing else
 
 
@@ -302,7 +304,8 @@ def test_cached_units_of_other_data_are_not_reused(study_data, tmp_path):
     reused = cr.cross_validate([cr.WSLS()], other, folds=3, cache_dir=cache)
     fresh = cr.cross_validate([cr.WSLS()], other, folds=3)
     pd.testing.assert_frame_equal(reused.table, fresh.table)
-    assert len(reused.timings) == 4  # three folds and the in-sample fit, all recomputed
+    # the three folds (one stacked fit) and the in-sample fit, all recomputed
+    assert reused.timings["unit"].tolist() == ["model=wsls folds=0,1,2", "model=wsls fold=all"]
 
 
 def test_failure_error_pickles_and_the_study_ships_without_folds(study_data):

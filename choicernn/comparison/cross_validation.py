@@ -14,7 +14,8 @@ import pandas as pd
 import torch
 
 from ..data import ChoiceData
-from ..execution import Executor, UnitsFailedError, as_executor, failure_table
+from ..execution import Executor, UnitFailure, UnitsFailedError, as_executor, failure_table
+from ..execution.failures import Raised
 from ..models.base import ChoiceModel
 from ..models.scoring import chosen_log_prob, top_choice_credit
 from ..progress import progress_disabled, show_progress
@@ -312,10 +313,13 @@ def run_unit(study: _Study, unit: _Unit | _FoldGroup):
         folds = [study.fold(f) for f in unit.folds]
         with progress_disabled():
             fits = unit.model.fit_many([f.train for f in folds], seed=study.seed)
-        return [
-            (one, fit, score_unit(study, one, fit))
-            for one, fit in zip(unit.units(), fits, strict=True)
-        ]
+        out = []
+        for one, fit in zip(unit.units(), fits, strict=True):
+            try:  # a fold that fails its scoring fails alone, as its own unit would
+                out.append((one, fit, score_unit(study, one, fit)))
+            except Exception as err:  # noqa: BLE001 - reported like a failed unit
+                out.append((one, fit, Raised.capture(err)))
+        return out
     if unit.fold == "all":
         fit = fit_quietly(unit.model.clone(), study.data, study.seed)
         check_in_sample(fit, unit.model.name)
@@ -339,8 +343,10 @@ def score_unit(study: _Study, unit: _Unit, fit: ChoiceModel) -> pd.DataFrame:
 
 def group_units(units: list[_Unit], workers: int) -> list[_Unit | _FoldGroup]:
     """The fold units of models with batched fits (``capabilities().batched_fits``) as groups
-    of folds trained together: all of a model's folds at once, or with several workers one
-    group per worker (contiguous folds); other units unchanged, in their order."""
+    of folds fitted together: all of a model's folds at once; a network's folds (the long
+    units) in one group of contiguous folds per worker when there are several workers. Other
+    units unchanged, in their order. (A per-subject model's folds always stay one group: its
+    stacked fit is then the same computation on every back end, to the last bit.)"""
     out: list[_Unit | _FoldGroup] = []
     batched: dict[int, list[_Unit]] = {}
     for unit in units:
@@ -351,8 +357,12 @@ def group_units(units: list[_Unit], workers: int) -> list[_Unit | _FoldGroup]:
     groups: list[_Unit | _FoldGroup] = []
     for members in batched.values():
         folds = [int(u.fold) for u in members]
-        for chunk in np.array_split(np.array(folds), min(max(workers, 1), len(folds))):
-            groups.append(_FoldGroup(members[0].model, tuple(int(f) for f in chunk)))
+        spread = workers if members[0].model.capabilities().network else 1
+        for chunk in np.array_split(np.array(folds), min(max(spread, 1), len(folds))):
+            if len(chunk) == 1:  # one fold left (e.g. a resumed study): an ordinary unit
+                groups.append(_Unit(members[0].model, int(chunk[0])))
+            else:
+                groups.append(_FoldGroup(members[0].model, tuple(int(f) for f in chunk)))
     return groups + out  # the long network trainings first
 
 
@@ -438,10 +448,12 @@ def cross_validate(
         Where the (model, fold) units and the in-sample fits run; see
         :class:`choicernn.Executor`. Results are identical on every back end; it also sets the
         failure policy. Models that train several fits as one batched computation
-        (``capabilities().batched_fits``: the recurrent networks) get all their folds as one
-        unit (:meth:`~choicernn.models.base.ChoiceModel.fit_many`: every fold and seed a
-        replica of one recurrence), or one group of contiguous folds per worker; each fold is
-        still cached and reported on its own, and equals fitting that fold alone.
+        (``capabilities().batched_fits``: the recurrent networks, and per-subject models
+        fitted by MAP or ML) get all their folds as one unit
+        (:meth:`~choicernn.models.base.ChoiceModel.fit_many`: every fold and seed of a network
+        a replica of one recurrence; every fold's subjects in one batched BFGS), a network one
+        group of contiguous folds per worker; each fold is still cached and reported on its
+        own, and equals fitting that fold alone.
 
     Returns
     -------
@@ -486,8 +498,17 @@ def cross_validate(
         else:
             fitted[(model.name, "all")] = fit
 
+    fold_failures: list[UnitFailure] = []
+
     def keep(unit: _Unit | _FoldGroup, value) -> None:
         for one, fit, trials in value if isinstance(unit, _FoldGroup) else [(unit, *value)]:
+            if isinstance(trials, Raised):
+                fold_failures.append(
+                    UnitFailure(
+                        one.label, "error", trials.error, trials.message, 1, trials.traceback
+                    )
+                )
+                continue
             key = (one.model.name, one.fold)
             fitted[key] = fit
             cache.write(one, fit, trials)
@@ -496,6 +517,7 @@ def cross_validate(
 
     todo = group_units(todo, runner.workers)
     log = runner.run(run_unit, study, todo, keep, progress=show_progress(), desc="cross-validation")
+    log.failures = fold_failures + log.failures
     result = _assemble(models, names, fold_list, pieces, fitted, log, by, seed, data)
     _report_failures(log.failures, result, runner, cache.folder)
     return result

@@ -30,6 +30,7 @@ linear scan); the contract tests pin it to the step-by-step declaration.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -41,7 +42,8 @@ from ..fitting.objective import BatchedObjective
 from ..fitting.parameters import Parameter, parameter_table
 from ..threads import auto_threads, torch_threads
 from .base import Capabilities, ChoiceModel, NotFittedError
-from .parametric_fit import FitSettings, fit_parameters
+from .parametric_fit import FitSettings, fit_parameters, initial_points
+from .stacked_fits import StackedData
 
 TRIAL_KEYS = ("onehot", "mask", "reward", "outcomes")
 
@@ -216,6 +218,8 @@ class ParametricModel(ChoiceModel):
             subject_specific=True,
             in_sample_table=True,
             parameter_table=True,
+            batched_fits=self.fit_settings().method != "em"
+            and type(self).fit is ParametricModel.fit,
         )
 
     def in_sample_table(self) -> pd.DataFrame | None:
@@ -241,6 +245,45 @@ class ParametricModel(ChoiceModel):
             fitted = fit_parameters(self, params, data, settings, seed)
         self._store(data, params, fitted, settings)
         return self
+
+    def fit_many(
+        self, datasets: Sequence[ChoiceData], *, seed: int | None = None
+    ) -> list[ParametricModel]:
+        """Fit one clone per data set, every data set's subjects in one batched BFGS.
+
+        Each data set keeps its own starting points (drawn from ``seed`` for its subjects, as
+        :meth:`fit` draws them), restarts and optimum, so each fit equals ``fit`` on that data
+        set alone; together they share the per-trial cost of the batch
+        (:mod:`choicernn.models.stacked_fits`). Cross-validation uses it for all folds of a
+        model at once. EM fits (a population per data set) and models with their own ``fit``
+        are fitted one data set at a time.
+        """
+        datasets = list(datasets)
+        settings = self.fit_settings()
+        kinds = {(d.n_options, d.is_two_step, d.has_outcomes) for d in datasets}
+        if (
+            len(datasets) < 2
+            or len(kinds) > 1
+            or settings.method == "em"
+            or type(self).fit is not ParametricModel.fit
+            or not all(isinstance(d, ChoiceData) for d in datasets)
+        ):
+            return super().fit_many(datasets, seed=seed)
+        stacked = StackedData(datasets)
+        params = self.parameters(stacked.n_options)
+        x0 = stacked.starting_points(
+            [initial_points(params, d.n_subjects, settings.n_restarts, seed) for d in datasets],
+            settings.n_restarts,
+        )
+        work = settings.n_restarts * stacked.n_trials * stacked.n_options
+        with torch_threads(auto_threads(work)):
+            result, extra = fit_parameters(self, params, stacked, settings, seed, x0=x0)
+        fits = []
+        for d, data in enumerate(datasets):
+            fit = self.clone()
+            fit._store(data, params, stacked.part_of(result, extra, d), settings)
+            fits.append(fit)
+        return fits
 
     def objective(
         self, data: ChoiceData, params: list[Parameter], n_restarts: int, penalty, device, dtype

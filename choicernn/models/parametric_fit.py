@@ -85,9 +85,13 @@ def fit_parameters(
     data: ChoiceData,
     settings: FitSettings,
     seed: int | None,
+    x0: torch.Tensor | None = None,
 ) -> tuple[BatchedResult, dict[str, Any]]:
     """Fit ``model``'s ``params`` to every subject of ``data``; returns the batched result (with
-    ``.nll``, the pure NLL of every restart) and extra fitted attributes (EM's population)."""
+    ``.nll``, the pure NLL of every restart) and extra fitted attributes (EM's population).
+
+    ``x0`` (restart-major, (n_restarts * n_subjects, P)) replaces the starting points drawn
+    from ``seed`` (stacked fits pass every data set's own)."""
     unknown = set(settings.priors or {}) - {p.name for p in params}
     if unknown:
         raise ValueError(
@@ -100,7 +104,9 @@ def fit_parameters(
         raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
     dev = resolve_device(settings.device)
     dtype = settings.torch_dtype
-    x0 = initial_points(params, data.n_subjects, settings.n_restarts, seed).to(dev, dtype)
+    if x0 is None:
+        x0 = initial_points(params, data.n_subjects, settings.n_restarts, seed)
+    x0 = x0.to(dev, dtype)
     if settings.method == "em":
         result, extra = fit_em(model, data, params, x0, settings)
         penalty = extra.pop("_penalty")
