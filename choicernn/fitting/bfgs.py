@@ -135,7 +135,15 @@ def minimize_batched(
             acc = todo[ok]
             f_new[acc], g_new[acc], x_new[acc] = ft[ok], gt[ok], trial_x[ok]
             accepted[acc] = True
-            step[todo[~ok]] *= 0.5
+            # Backtrack to the minimum of the quadratic through f(0), f'(0) and f(step),
+            # kept within [0.1, 0.5] of the step (halving where f(step) is not finite): fewer
+            # trial steps than plain halving, each a pass over every trial of the batch.
+            rej = todo[~ok]
+            a, f_t = step[rej], ft[~ok]
+            curv = f_t - fa[rej] - slope[rej] * a
+            quad = -slope[rej] * a * a / (2 * curv.clamp(min=1e-300))
+            shrink = torch.where(torch.isfinite(f_t) & (curv > 0), quad, 0.5 * a)
+            step[rej] = torch.minimum(torch.maximum(shrink, 0.1 * a), 0.5 * a)
             if accepted.all() or bool((step[~accepted] < 1e-9).all()):
                 break
         # Problems whose line search failed cannot improve along any descent direction we find.
