@@ -158,6 +158,22 @@ def init_arguments(cls: type) -> list[str]:
     return names
 
 
+def check_datasets(datasets: Sequence[ChoiceData]) -> list[ChoiceData]:
+    """The data sets of a batched ``fit_many`` as a list, checked to be ChoiceData of one kind
+    (the same number of options, all two-step or none, all with outcome columns or none):
+    fits trained together share one input layout. Raises TypeError / ValueError."""
+    datasets = list(datasets)
+    for d in datasets:
+        if not isinstance(d, ChoiceData):
+            raise TypeError(f"fit_many expects ChoiceData, got {type(d).__name__}")
+    if len({(d.n_options, d.is_two_step, d.has_outcomes) for d in datasets}) > 1:
+        raise ValueError(
+            "fit_many needs data sets of one kind (the same number of options, all two-step or "
+            "none, all with outcome columns or none); fit the others separately"
+        )
+    return datasets
+
+
 class ChoiceModel(ABC):
     """Base class of all choice models; see the module docstring for the contract."""
 

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from ..data import ChoiceData
-from .base import Capabilities, ChoiceModel, resolve_device
+from .base import Capabilities, ChoiceModel, check_datasets, resolve_device
 from .disrnn_training import Part, train_together
 from .network_files import read_network, write_network
 from .rnn_network import n_features, sequence_inputs, trial_features
@@ -532,18 +532,9 @@ class DisRNNModel(ChoiceModel):
         list of DisRNNModel
             The fitted clones, in the order of ``datasets``; ``self`` stays unfitted.
         """
-        datasets = list(datasets)
-        for d in datasets:
-            if not isinstance(d, ChoiceData):
-                raise TypeError(f"fit_many expects ChoiceData, got {type(d).__name__}")
+        datasets = check_datasets(datasets)
         if not datasets:
             return []
-        for what, values in (
-            ("the same number of options", {d.n_options for d in datasets}),
-            ("outcome columns in all of them or none", {d.has_outcomes for d in datasets}),
-        ):
-            if len(values) > 1:
-                raise ValueError(f"fit_many needs data sets with {what}; fit them one by one")
         cfg, dev = self.config, resolve_device(self.device)
         models = [self.clone() for _ in datasets]
         for model, data in zip(models, datasets, strict=True):

@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 
 from ..data import ChoiceData
-from .base import Capabilities, ChoiceModel, resolve_device
+from .base import Capabilities, ChoiceModel, check_datasets, resolve_device
 from .gru_fitting import train_together
 from .network_files import read_network, write_network
 from .persistence import ModelFileError, load_model
@@ -361,18 +361,9 @@ class GRUModel(ChoiceModel):
         list of GRUModel
             The fitted clones, in the order of ``datasets``; ``self`` stays unfitted.
         """
-        datasets = list(datasets)
-        for d in datasets:
-            if not isinstance(d, ChoiceData):
-                raise TypeError(f"fit_many expects ChoiceData, got {type(d).__name__}")
+        datasets = check_datasets(datasets)
         if not datasets:
             return []
-        kinds = {(d.n_options, d.is_two_step, d.has_outcomes) for d in datasets}
-        if len(kinds) > 1:
-            raise ValueError(
-                "fit_many needs data sets of one kind (the same number of options, all two-step "
-                "or none, all with outcome columns or none); fit the others separately"
-            )
         cfg = self.config
         dev = resolve_device(self.device)
         models = [self.clone() for _ in datasets]
