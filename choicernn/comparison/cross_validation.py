@@ -293,17 +293,31 @@ class _Unit:
 
 @dataclass(frozen=True)
 class _FoldGroup:
-    """Several folds of one model fitted together (``model.fit_many``: one batched training)."""
+    """Several folds of one model fitted together (``model.fit_many``: one batched training).
+
+    ``keep`` (default: all of ``folds``) are the folds whose results are wanted; the others
+    are fitted only so that the batch is the same as in a fresh study (a resumed study then
+    gives the same numbers to the last bit).
+    """
 
     model: ChoiceModel
     folds: tuple[int, ...]
+    keep: tuple[int, ...] | None = None
+
+    @property
+    def kept(self) -> tuple[int, ...]:
+        return self.folds if self.keep is None else self.keep
 
     @property
     def label(self) -> str:
-        return f"model={self.model.name} folds={','.join(map(str, self.folds))}"
+        kept = ",".join(map(str, self.kept))
+        out = f"model={self.model.name} {'folds' if len(self.kept) > 1 else 'fold'}={kept}"
+        if self.kept != self.folds:
+            out += f" (fitted with folds {','.join(map(str, self.folds))})"
+        return out
 
     def units(self) -> list[_Unit]:
-        return [_Unit(self.model, f) for f in self.folds]
+        return [_Unit(self.model, f) for f in self.kept]
 
 
 def run_unit(study: _Study, unit: _Unit | _FoldGroup):
@@ -313,8 +327,10 @@ def run_unit(study: _Study, unit: _Unit | _FoldGroup):
         folds = [study.fold(f) for f in unit.folds]
         with progress_disabled():
             fits = unit.model.fit_many([f.train for f in folds], seed=study.seed)
+        by_fold = dict(zip(unit.folds, fits, strict=True))
         out = []
-        for one, fit in zip(unit.units(), fits, strict=True):
+        for one in unit.units():
+            fit = by_fold[int(one.fold)]
             try:  # a fold that fails its scoring fails alone, as its own unit would
                 out.append((one, fit, score_unit(study, one, fit)))
             except Exception as err:  # noqa: BLE001 - reported like a failed unit
@@ -341,29 +357,45 @@ def score_unit(study: _Study, unit: _Unit, fit: ChoiceModel) -> pd.DataFrame:
     return trials
 
 
-def group_units(units: list[_Unit], workers: int) -> list[_Unit | _FoldGroup]:
+def group_units(units: list[_Unit], workers: int, all_folds: list[int]) -> list[_Unit | _FoldGroup]:
     """The fold units of models with batched fits (``capabilities().batched_fits``) as groups
-    of folds fitted together: all of a model's folds at once; a network's folds (the long
-    units) in one group of contiguous folds per worker when there are several workers. Other
-    units unchanged, in their order. (A per-subject model's folds always stay one group: its
-    stacked fit is then the same computation on every back end, to the last bit.)"""
-    out: list[_Unit | _FoldGroup] = []
+    of folds fitted together, each at the place of its first unit.
+
+    A network's folds (the long units) go in one group of contiguous folds per worker. A
+    per-subject model's stacked fit always covers every fold of the study (``all_folds``), also
+    when only some are still to compute (a resumed study), so that its numbers do not depend
+    on the back end or on which folds were cached: the batch is always the same.
+    """
     batched: dict[int, list[_Unit]] = {}
     for unit in units:
         if unit.fold != "all" and unit.model.capabilities().batched_fits:
             batched.setdefault(id(unit.model), []).append(unit)
-        else:
-            out.append(unit)
-    groups: list[_Unit | _FoldGroup] = []
-    for members in batched.values():
-        folds = [int(u.fold) for u in members]
-        spread = workers if members[0].model.capabilities().network else 1
-        for chunk in np.array_split(np.array(folds), min(max(spread, 1), len(folds))):
-            if len(chunk) == 1:  # one fold left (e.g. a resumed study): an ordinary unit
-                groups.append(_Unit(members[0].model, int(chunk[0])))
+    groups: dict[int, list[_Unit | _FoldGroup]] = {}
+    for key, members in batched.items():
+        model = members[0].model
+        folds = tuple(int(u.fold) for u in members)
+        if not model.capabilities().network:
+            full = tuple(int(f) for f in all_folds)
+            if len(full) == 1:
+                groups[key] = list(members)
             else:
-                groups.append(_FoldGroup(members[0].model, tuple(int(f) for f in chunk)))
-    return groups + out  # the long network trainings first
+                groups[key] = [_FoldGroup(model, full, None if folds == full else folds)]
+            continue
+        made: list[_Unit | _FoldGroup] = []
+        for chunk in np.array_split(np.array(folds), min(max(workers, 1), len(folds))):
+            if len(chunk) == 1:  # one fold left (e.g. a resumed study): an ordinary unit
+                made.append(_Unit(model, int(chunk[0])))
+            else:
+                made.append(_FoldGroup(model, tuple(int(f) for f in chunk)))
+        groups[key] = made
+    out: list[_Unit | _FoldGroup] = []
+    for unit in units:
+        key = id(unit.model)
+        if unit.fold != "all" and key in groups:
+            out.extend(groups.pop(key))  # the group, where its first fold was
+        elif unit.fold == "all" or key not in batched:
+            out.append(unit)
+    return out
 
 
 def check_in_sample(fit: ChoiceModel, name: str) -> None:
@@ -453,7 +485,9 @@ def cross_validate(
         (:meth:`~choicernn.models.base.ChoiceModel.fit_many`: every fold and seed of a network
         a replica of one recurrence; every fold's subjects in one batched BFGS), a network one
         group of contiguous folds per worker; each fold is still cached and reported on its
-        own, and equals fitting that fold alone.
+        own, and equals fitting that fold alone. A resumed study refits every fold of a
+        per-subject model whose folds are not all cached (its stacked batch is then the same
+        as in a fresh study: the same numbers to the last bit) and keeps the missing ones.
 
     Returns
     -------
@@ -515,7 +549,7 @@ def cross_validate(
             if trials is not None:
                 pieces[key] = trials
 
-    todo = group_units(todo, runner.workers)
+    todo = group_units(todo, runner.workers, [f.index for f in fold_list])
     log = runner.run(run_unit, study, todo, keep, progress=show_progress(), desc="cross-validation")
     log.failures = fold_failures + log.failures
     result = _assemble(models, names, fold_list, pieces, fitted, log, by, seed, data)

@@ -30,6 +30,7 @@ dies, even by ``kill -9``, so a killed study leaves no worker holding memory.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import os
 import shutil
@@ -470,20 +471,30 @@ def _run_dask(ex: Executor, work, shared, units, finished) -> list[UnitFailure]:
         client.register_plugin(_shared_plugin(shared, token), name=token)
         threads = ex._threads()
         n = len(units)
-        # one graph for all units (client.map), so the scheduler sees them as one group and
-        # queues them instead of pushing several onto each worker
-        submitted = client.map(
-            _call_dask,
-            [work] * n,
-            [token] * n,
-            units,
-            [threads] * n,
-            key=[f"unit-{token}-{i}" for i in range(n)],
-            pure=False,
-        )
-        futures = {fut: i for i, fut in enumerate(submitted)}
-        for fut in as_completed(futures):
+        # Units go out as workers free up: at most one per worker thread is ever in flight,
+        # so a worker never holds a unit queued behind the one it runs, and a dying worker
+        # takes only its own unit down (the scheduler's own queueing does this for large
+        # groups of tasks only; a study with a few grouped units was assigned eagerly)
+        capacity = max(1, sum(client.nthreads().values())) if n else 1
+        futures: dict = {}
+        running = as_completed()
+
+        def submit(i: int) -> None:
+            fut = client.submit(
+                _call_dask, work, token, units[i], threads, key=f"unit-{token}-{i}", pure=False
+            )
+            futures[fut] = i
+            submitted.append(fut)
+            running.add(fut)
+
+        queue = iter(range(n))
+        for i in itertools.islice(queue, capacity):
+            submit(i)
+        for fut in running:
             i = futures[fut]
+            following = next(queue, None)
+            if following is not None:
+                submit(following)
             try:
                 out = fut.result()
             except KilledWorker as exc:  # its workers died allowed-failures + 1 times
