@@ -299,6 +299,10 @@ def test_gru_two_step_refusals(hybrid_data):
     with pytest.raises(ValueError, match="inputs='choice_only' is for single-stage"):
         refused.fit(hybrid_data)
     assert not refused.is_fitted()
+    student = cr.GRUModel(2, training=SHORT_NET, teacher=cr.QLearning("rw"))
+    with pytest.raises(TypeError, match="needs stage_logits"):
+        student.fit(hybrid_data, seed=0)
+    assert not student.is_fitted()  # a failed fit leaves no half-fitted model
     augmented = cr.TrainingConfig(max_epochs=2, augment_permutations=True)
     with pytest.raises(ValueError, match="augment_permutations"):
         cr.GRUModel(2, training=augmented).fit(hybrid_data)

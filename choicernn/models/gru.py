@@ -326,12 +326,12 @@ class GRUModel(ChoiceModel):
         dev = resolve_device(self.device)
         self._start(data)
         teacher = None
-        if self.teacher is not None:
-            teacher = self._teacher_for(data, cfg, validation is None)
-            extra = {} if validation is None else {"validation": validation}
-            teacher.fit(data, seed=seed, **extra)
-            self.teacher_ = teacher
         try:
+            if self.teacher is not None:
+                teacher = self._teacher_for(data, cfg, validation is None)
+                extra = {} if validation is None else {"validation": validation}
+                teacher.fit(data, seed=seed, **extra)
+                self.teacher_ = teacher
             part = self._training_tensors(data, validation, teacher, cfg, dev)
             train_together([self], [part], cfg, seed, dev)
         except BaseException:
