@@ -15,6 +15,16 @@ from synthetic import random_choice_frame  # noqa: E402
 import choicernn as cr  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Every test starts on one torch thread (small networks train fastest so, and stay fast
+    when other jobs share the CPU) and leaves the count as it found it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261125)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 import choicernn as cr
 from choicernn.comparison.folds import make_folds
@@ -16,14 +15,6 @@ from choicernn.models.gru import GRUModel, TrainingConfig
 pytestmark = pytest.mark.filterwarnings("ignore:.*still improving:UserWarning")
 
 SHORT = TrainingConfig(max_epochs=20, patience=4, n_seeds=2, lr=0.02, batch_size=3)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

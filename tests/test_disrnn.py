@@ -16,14 +16,6 @@ from choicernn.models.scoring import chosen_log_prob
 QUICK = cr.TrainingConfig(max_epochs=4, batch_size=4)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module", autouse=True)
 def registered():
     cr.register_model("disrnn", disrnn, model_class=DisRNNModel)

@@ -21,14 +21,6 @@ def tiny(**settings) -> DisRNNModel:
     return DisRNNModel(latent_size=2, update_mlp=(4,), choice_mlp=(2,), device="cpu", **settings)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def data() -> cr.ChoiceData:
     """4 subjects x 2 sessions x 31 trials: block folds train on 20 or 21 trials."""

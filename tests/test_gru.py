@@ -20,15 +20,6 @@ from choicernn.models.rnn_training import split_validation
 QUICK = TrainingConfig(max_epochs=3, batch_size=4)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small networks train fastest on one thread, and stay fast when other jobs share the CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def with_missed(data: cr.ChoiceData, rows: list[int]) -> cr.ChoiceData:
     """``data`` with the choices (and rewards) of canonical ``rows`` marked as missed."""
     frame = data.to_frame()
@@ -136,7 +127,10 @@ def test_training_must_be_a_config():
         ({"n_seeds": 0}, "n_seeds must be a positive integer"),
         ({"batch_size": 0}, "batch_size must be a positive integer"),
         ({"clip": 0.0}, "clip must be a positive gradient norm or None"),
-        ({"split": "random"}, "split must be 'auto', 'sessions', 'blocks', 'interleaved' or 'none'"),
+        (
+            {"split": "random"},
+            "split must be 'auto', 'sessions', 'blocks', 'interleaved' or 'none'",
+        ),
         ({"validation_block": 0}, "validation_block must be a positive integer"),
         ({"embedding_sd": 0.0}, "embedding_sd must be a positive prior standard deviation"),
         ({"pooled_sd": -1.0}, "pooled_sd must be a positive prior standard deviation"),

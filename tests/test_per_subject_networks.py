@@ -18,14 +18,6 @@ from choicernn.models.rnn_training import split_kind, split_validation
 SHORT = TrainingConfig(max_epochs=25, patience=5, n_seeds=2, lr=0.02)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def heterogeneous(n_subjects: int, n_trials: int, n_sessions: int = 1, seed: int = 0):
     rng = np.random.default_rng(seed)
     params = pd.DataFrame(
@@ -463,8 +455,9 @@ def test_a_network_still_improving_at_max_epochs_warns():
         _warn_if_still_improving,
     )
 
-    settings = ReplicaSettings(lr=0.01, weight_decay=0.0, max_epochs=50, patience=10,
-                               batch_size=None, clip=None)
+    settings = ReplicaSettings(
+        lr=0.01, weight_decay=0.0, max_epochs=50, patience=10, batch_size=None, clip=None
+    )
     with pytest.warns(TrainingWarning, match="still improving"):
         _warn_if_still_improving(torch.tensor([12, 49]), settings, True, "fit gru2")
     import warnings

@@ -20,14 +20,6 @@ from choicernn.models.rnn_dynamics import (
 ONE_EPOCH = cr.TrainingConfig(max_epochs=1, n_seeds=1, batch_size=None)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def data() -> cr.ChoiceData:
     return cr.simulate(
